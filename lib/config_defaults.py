@@ -1,0 +1,146 @@
+"""Default values of every configuration key (the reference's §2.1, plus the keys its YAMLs add).
+
+Names and nesting follow the original so that its command lines (`--set TRAIN.USE_NEG_CHIPS False`) keep
+working. Keys added by this project are marked "(new)". Tuples stay tuples; YAML lists are converted.
+"""
+
+DEFAULTS = {
+    "proposal_path": "data/proposals",
+    "MXNET_VERSION": "",
+    "output_path": "output",
+    "symbol": "",
+    "gpus": "",
+    "CLASS_AGNOSTIC": True,
+    "RNG_SEED": 3,  # (new) drives every random choice: chip stride, shuffles, negatives, flips
+    "default": {"kvstore": "device"},
+    "network": {
+        "pretrained": "",
+        "pretrained_epoch": 0,
+        "PIXEL_MEANS": (103.939, 116.779, 123.68),  # BGR order, as the original
+        "RPN_FEAT_STRIDE": 16,
+        "FIXED_PARAMS": ("gamma", "beta"),
+        "ANCHOR_SCALES": (8, 16, 32),
+        "ANCHOR_RATIOS": (0.5, 1, 2),
+        "NUM_ANCHORS": 9,
+        "BACKBONE": "resnet101",  # (new) resnet101 | resnet50 | mobilenetv2 | tiny
+        "ROI_POOLING": "deformable",  # (new) deformable | roialign
+        "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag
+    },
+    "dataset": {
+        "dataset": "PascalVOC",
+        "image_set": "2007_trainval",
+        "test_image_set": "2007_test",
+        "root_path": "./data",
+        "dataset_path": "./data/VOCdevkit",
+        "NUM_CLASSES": 21,
+        "proposal": "rpn",
+        "MAX_GTS": 100,  # (new) gt rows per chip; more are counted and reported, never silently dropped
+    },
+    "TRAIN": {
+        "ONLY_PROPOSAL": False,
+        "CPP_CHIPS": False,
+        "USE_NEG_CHIPS": True,
+        "NUM_NEG_CHIPS": 2,  # (new) negatives sampled per image and epoch (the original's n_neg_per_im)
+        "CHIPS_DB_PARTS": 20,
+        "WITH_MASK": False,
+        "AUTO_FOCUS": False,
+        "AUTO_FOCUS_SMALL_THRESH": -1,
+        "AUTO_FOCUS_DC_LOW": -1,
+        "AUTO_FOCUS_DC_HIGH": -1,
+        "NUM_PROCESS": 2,
+        "NUM_THREAD": 8,
+        "CHIP_SIZE": 512,  # (new) the original hard-codes 512
+        "lr": 0.0,
+        "VALID_RANGES": ((-1, 80), (32, 150), (120, -1)),
+        "SCALES": (3.0, 1.667, 512.0),
+        "lr_step": "",
+        "scale": 1.0,
+        "DYNAMIC_LOSS_SCALE": False,  # (new) fp16: skip steps with inf/NaN and adapt the scale
+        "lr_factor": 0.1,
+        "warmup": False,
+        "warmup_lr": 0.0,
+        "warmup_step": 0,
+        "momentum": 0.9,
+        "wd": 0.0005,
+        "fp16": False,
+        "begin_epoch": 0,
+        "end_epoch": 0,
+        "model_prefix": "",
+        "CHECKPOINT_ITERS": 0,  # (new) also checkpoint every N iterations when > 0
+        "RESUME": False,  # (new) continue from the latest checkpoint
+        "ALTERNATE": {
+            "RPN_BATCH_IMAGES": 0, "RCNN_BATCH_IMAGES": 0, "rpn1_lr": 0.0, "rpn1_lr_step": "",
+            "rpn1_epoch": 0, "rfcn1_lr": 0.0, "rfcn1_lr_step": "", "rfcn1_epoch": 0, "rpn2_lr": 0.0,
+            "rpn2_lr_step": "", "rpn2_epoch": 0, "rfcn2_lr": 0.0, "rfcn2_lr_step": "", "rfcn2_epoch": 0,
+            "rpn3_lr": 0.0, "rpn3_lr_step": "", "rpn3_epoch": 0,
+        },
+        "FLIP": True,
+        "SHUFFLE": True,
+        "ENABLE_OHEM": False,
+        "BATCH_IMAGES": 2,
+        "END2END": False,
+        "BATCH_ROIS": 128,
+        "BATCH_ROIS_OHEM": 128,
+        "FG_FRACTION": 0.25,
+        "FG_THRESH": 0.5,
+        "BG_THRESH_HI": 0.5,
+        "BG_THRESH_LO": 0.0,
+        "BBOX_REGRESSION_THRESH": 0.5,
+        "BBOX_WEIGHTS": (1.0, 1.0, 1.0, 1.0),
+        "visualization_path": "debug/visualization",
+        "visualization_freq": 100,
+        "RPN_BATCH_SIZE": 256,
+        "RPN_FG_FRACTION": 0.5,
+        "RPN_POSITIVE_OVERLAP": 0.7,
+        "RPN_NEGATIVE_OVERLAP": 0.3,
+        "RPN_CLOBBER_POSITIVES": False,
+        "RPN_BBOX_WEIGHTS": (1.0, 1.0, 1.0, 1.0),
+        "RPN_POSITIVE_WEIGHT": -1.0,
+        "CXX_PROPOSAL": True,
+        "RPN_NMS_THRESH": 0.7,
+        "RPN_PRE_NMS_TOP_N": 12000,
+        "RPN_POST_NMS_TOP_N": 2000,
+        "RPN_MIN_SIZE": 16,
+        "BBOX_NORMALIZATION_PRECOMPUTED": False,
+        "BBOX_MEANS": (0.0, 0.0, 0.0, 0.0),
+        "BBOX_STDS": (0.1, 0.1, 0.2, 0.2),
+        "DISPLAY": 100,  # (new) the original's `--display` flag: log period in batches
+    },
+    "TEST": {
+        "NMS_SIGMA": 0.6,
+        "TEST_FLAG": False,
+        "HAS_RPN": False,
+        "BATCH_IMAGES": 1,  # an int, or one int per test scale
+        "CXX_PROPOSAL": True,
+        "RPN_NMS_THRESH": 0.7,
+        "RPN_PRE_NMS_TOP_N": 6000,
+        "RPN_POST_NMS_TOP_N": 300,
+        "RPN_MIN_SIZE": 16,
+        "PROPOSAL_NMS_THRESH": 0.7,
+        "PROPOSAL_PRE_NMS_TOP_N": 20000,
+        "PROPOSAL_POST_NMS_TOP_N": 2000,
+        "PROPOSAL_MIN_SIZE": 16,
+        "AUTO_FOCUS": False,
+        "DO_PRUNING": (False, False, False),
+        "CHIP_HYPERPARAMS": ((-1, -1, -1), (-1, -1, -1), (-1, -1, -1)),
+        "USE_CACHE": (False, False, False),
+        "NMS": 0.3,
+        "NMS_METHOD": "",  # (new) gaussian | linear | hard; empty: derived from NMS as the original
+        "max_per_image": 300,
+        "test_epoch": 0,
+        "MAX_PER_IMAGE": 100,
+        "SCALES": ((1400, 2000), (800, 1280), (480, 512)),
+        "CONCURRENT_JOBS": 1,
+        "VALID_RANGES": ((-1, 90), (32, 180), (75, -1)),
+        "TEST_EPOCH": 0,
+        "VISUALIZATION_PATH": "./debug/visualization",
+        "VISUALIZE_INTERMEDIATE_SCALES": False,
+        "EXTRACT_PROPOSALS": False,
+        "PROPOSAL_SAVE_PATH": "output/proposals",
+        "N_PROPOSAL_PER_SCALE": 300,
+        "SCORE_THRESH": 1e-3,  # (new) the original's hard-coded per-class score threshold
+    },
+}
+
+# Keys whose value may be a single int or one int per test scale.
+PER_SCALE_KEYS = {"TEST.BATCH_IMAGES"}
