@@ -1,0 +1,35 @@
+"""The training roidb (reference §4.1): image sets, proposals for negative mining, flipped copies, filtering."""
+import logging
+
+from lib.dataset import load_dataset
+from lib.dataset.proposals import load_proposals, proposals_path
+from lib.dataset.roidb import append_flipped, filter_empty
+
+log = logging.getLogger(__name__)
+
+
+def training_records(cfg):
+    """Records of every set in cfg.dataset.image_set ('+'-joined), ready for chip mining.
+
+    With TRAIN.USE_NEG_CHIPS each set's proposals (`<proposal_path>/<dataset name>_rpn.pkl`) are attached;
+    a missing file stops with one line saying how to make it. With TRAIN.FLIP the mirrored copies follow.
+    Images without gt boxes are dropped (the reference's filter_roidb). Returns (records, class_names).
+    """
+    records, class_names = [], None
+    for image_set in cfg.dataset.image_set.split("+"):
+        dataset = load_dataset(cfg, image_set)
+        class_names = class_names or dataset.class_names
+        if cfg.TRAIN.USE_NEG_CHIPS:
+            load_proposals(proposals_path(cfg.proposal_path, dataset.name), dataset.records)
+        records.extend(dataset.records)
+    if len(class_names) != cfg.dataset.NUM_CLASSES:
+        raise ValueError("config key dataset.NUM_CLASSES is %d but the dataset has %d classes (with background)"
+                         % (cfg.dataset.NUM_CLASSES, len(class_names)))
+    records, dropped = filter_empty(records)
+    if dropped:
+        log.info("dropped %d training images without gt boxes", dropped)
+    if cfg.TRAIN.FLIP:
+        records = append_flipped(records)
+    log.info("%d training records (%s)", len(records), "with flipped copies" if cfg.TRAIN.FLIP else "no flip")
+    return records, class_names
+

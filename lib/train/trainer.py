@@ -1,0 +1,180 @@
+"""The SNIPER training loop (reference §6) on Gluon: devices, kvstore, fp16 loss scale, schedule, checkpoints.
+
+Per iteration: the global batch is split over the devices, each device computes its losses (already normalised
+per device, as the reference), the gradients are summed over devices and workers by the kvstore
+(rescale_grad = 1 / loss scale, so no averaging), and one SGD step is taken.
+"""
+import logging
+import math
+import time
+
+import mxnet as mx
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from lib.data.epoch import build_epoch
+from lib.data.loader import ChipLoader
+from lib.model.losses import SNIPERLoss
+from lib.model.sniper import build_sniper, configure_params, load_pretrained
+from lib.train.checkpoint import latest_checkpoint, output_dir, save_checkpoint
+from lib.train.devices import parse_contexts, split_batch
+from lib.train.logbook import Logbook
+from lib.train.lr_schedule import build_scheduler
+from lib.train.metrics import RunningMetrics
+from lib.train.mixed_precision import LossScaler, check_fp16_contexts
+from lib.train.records import training_records
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLoss(RuntimeError):
+    """A loss became NaN or inf (and dynamic loss scaling is off)."""
+
+
+def create_kvstore(cfg, contexts):
+    """The kvstore of `default.kvstore` ('device', 'local', 'nccl', 'dist_sync', ...); None for one local device."""
+    name = cfg.default.kvstore
+    if not name.startswith("dist") and len(contexts) == 1:
+        return None
+    return mx.kv.create(name)
+
+
+def build_network(cfg, contexts, kvstore):
+    """The training network on `contexts`, initialised (pretrained weights when configured) and hybridized."""
+    net = build_sniper(cfg, train=True)
+    net.initialize(ctx=contexts)
+    load_pretrained(net, cfg, contexts)
+    configure_params(net, cfg)
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net
+
+
+def create_trainer(cfg, net, kvstore, scheduler):
+    """SGD with momentum, wd and the lr schedule; multi-precision (fp32 master weights) with fp16."""
+    t = cfg.TRAIN
+    params = {"learning_rate": t.lr, "momentum": t.momentum, "wd": t.wd, "lr_scheduler": scheduler,
+              "multi_precision": bool(t.fp16)}
+    return gluon.Trainer(net.collect_params(), "sgd", params, kvstore=kvstore if kvstore is not None else "device",
+                         update_on_kvstore=(True if kvstore is not None and kvstore.type.startswith("dist") else None))
+
+
+def _worker_rank(kvstore):
+    if kvstore is not None and kvstore.type.startswith("dist"):
+        return kvstore.rank, kvstore.num_workers
+    return 0, 1
+
+
+def _check_finite(loss_parts, iteration):
+    for name, value in loss_parts.items():
+        if not math.isfinite(value):
+            raise NonFiniteLoss("iteration %d: loss %s is %s; lower TRAIN.lr or enable TRAIN.DYNAMIC_LOSS_SCALE "
+                                "with fp16" % (iteration, name, value))
+
+
+class Session:
+    """Everything one training run holds; `run()` trains from the configured or resumed position."""
+
+    def __init__(self, cfg, contexts=None, resume=None):
+        self.cfg = cfg
+        self.contexts = contexts or parse_contexts(cfg.gpus)
+        check_fp16_contexts(cfg, self.contexts)
+        self.kvstore = create_kvstore(cfg, self.contexts)
+        self.rank, self.num_workers = _worker_rank(self.kvstore)
+        self.folder = output_dir(cfg)
+        self.records, self.class_names = training_records(cfg)
+        self.net = build_network(cfg, self.contexts, self.kvstore)
+        self.loss = SNIPERLoss(cfg)
+        self.scaler = LossScaler.from_config(cfg)
+        self.devices_total = len(self.contexts) * self.num_workers
+        first = build_epoch(self.records, cfg, cfg.TRAIN.begin_epoch, self.devices_total)
+        self.first_epoch = first
+        global_batch = first.batch_size
+        self.trainer = create_trainer(cfg, self.net, self.kvstore,
+                                      build_scheduler(cfg, first.num_chips, global_batch))
+        self.progress = {"epoch": cfg.TRAIN.begin_epoch, "batch": 0, "num_update": 0}
+        resume = cfg.TRAIN.RESUME if resume is None else resume
+        if resume:
+            self._resume()
+        self.logbook = Logbook(self.folder)
+
+    def _resume(self):
+        progress, stem = latest_checkpoint(self.folder)
+        if progress is None:
+            log.info("no checkpoint in %s: starting from scratch", self.folder)
+            return
+        self.net.load_parameters(stem + ".params", ctx=self.contexts)
+        self.trainer.load_states(stem + ".states")
+        self.scaler.load_state(progress)
+        self.progress = progress
+        log.info("resumed from %s (epoch %d, batch %d, update %d)", stem, progress["epoch"], progress["batch"],
+                 progress["num_update"])
+
+    def _batch_indices(self, epoch_chips, start_batch):
+        """This worker's share of the epoch's batches, from `start_batch` on (the whole epoch on one worker)."""
+        return [b for b in range(start_batch, epoch_chips.num_batches) if b % self.num_workers == self.rank]
+
+    def _step(self, batch, iteration, metrics):
+        parts = split_batch(batch, self.contexts)
+        with autograd.record():
+            results = [self.loss(self.net(p["data"], p["im_info"], p["gt_boxes"], p["valid_ranges"]), p)
+                       for p in parts]
+            scaled = [r["total"] * self.scaler.scale for r in results]
+        autograd.backward(scaled)
+        for result in results:
+            self.loss.update_metrics(metrics, result)
+        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in self.loss.TERMS}, iteration)
+        if self.scaler.step_ok(self.net.collect_params().values(), iteration):
+            self.trainer.step(self.scaler.scale)
+
+    def run_epoch(self, epoch, start_batch=0):
+        """Train one epoch (from `start_batch` when resuming); checkpoints at the end."""
+        cfg = self.cfg
+        epoch_chips = self.first_epoch if epoch == cfg.TRAIN.begin_epoch else None
+        epoch_chips = epoch_chips or build_epoch(self.records, cfg, epoch, self.devices_total)
+        indices = self._batch_indices(epoch_chips, start_batch)
+        loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
+        metrics = RunningMetrics(self.loss.METRICS)
+        chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
+        bar = tqdm(zip(indices, loader), total=len(indices), desc="epoch %d" % (epoch + 1), unit="batch",
+                   disable=self.rank != 0)
+        start = time.time()
+        for done, (batch_index, batch) in enumerate(bar, 1):
+            self.progress["num_update"] += 1
+            self._step(batch, self.progress["num_update"], metrics)
+            speed = done * chips / max(time.time() - start, 1e-9)
+            bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
+            if done % cfg.TRAIN.DISPLAY == 0 or done == len(indices):
+                self._log(epoch, batch_index, speed, metrics)
+            if cfg.TRAIN.CHECKPOINT_ITERS and done % cfg.TRAIN.CHECKPOINT_ITERS == 0 and done < len(indices):
+                self._save(epoch, batch_index + 1)
+        if loader.num_gts_truncated:
+            log.warning("epoch %d: %d gt boxes beyond dataset.MAX_GTS=%d were left out of gt_boxes",
+                        epoch + 1, loader.num_gts_truncated, cfg.dataset.MAX_GTS)
+        self._save(epoch + 1, 0)
+        if self.rank == 0:
+            log.info("loss curve: %s", self.logbook.plot())
+
+    def _log(self, epoch, batch_index, speed, metrics):
+        row = {"epoch": epoch + 1, "batch": batch_index + 1, "iteration": self.progress["num_update"],
+               "lr": self.trainer.learning_rate, "chips_per_s": speed, "loss_scale": self.scaler.scale}
+        row.update(metrics.values())
+        if self.rank == 0:
+            self.logbook.write(row)
+        metrics.reset()
+
+    def _save(self, epoch, batch):
+        self.progress.update({"epoch": epoch, "batch": batch})
+        self.progress.update(self.scaler.state())
+        if self.rank == 0:
+            save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))
+
+    def run(self):
+        """Train until TRAIN.end_epoch; returns the folder holding the checkpoints."""
+        if self.progress["num_update"] == 0:
+            self.logbook.rewrite([])
+        else:
+            self.logbook.rewrite(self.logbook.rows(keep_after=self.progress["num_update"]))
+        start_epoch, start_batch = self.progress["epoch"], self.progress["batch"]
+        for epoch in range(start_epoch, self.cfg.TRAIN.end_epoch):
+            self.run_epoch(epoch, start_batch if epoch == start_epoch else 0)
+        return self.folder
