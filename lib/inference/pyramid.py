@@ -1,0 +1,93 @@
+"""Per-scale batching for the tester (reference §7.3, `MNIteratorTestAutoFocus`), numpy + OpenCV only.
+
+For one test scale (min_t, max_t): every image is resized whole by s = scale_factor(W, H, (min_t, max_t));
+the images are sorted by area (ascending, stable), split into landscape (w >= h) then portrait groups, and
+each group is cut into batches of B images. A batch's canvas is (max ceil(h*s), max ceil(w*s)) over its images;
+each image sits top-left, RGB minus the pixel means, zeros elsewhere. A group's last batch may be short
+(the reference padded it by repeating entries, whose outputs were then discarded).
+"""
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from lib.chips.scales import scale_factor
+from lib.dataset.image_io import read_image
+
+
+@dataclass
+class TestBatch:
+    """One batch of whole images at one scale.
+
+    indices: (B,) int record indices (into the list given to `plan_batches`).
+    scales: (B,) float64 resize factors s.
+    canvas: (height, width) of the padded batch in resized pixels.
+    """
+    indices: np.ndarray
+    scales: np.ndarray
+    canvas: tuple
+
+
+def batch_images_for_scale(batch_images, scale_index):
+    """cfg.TEST.BATCH_IMAGES (an int, or one int per test scale) -> the batch size of scale `scale_index`."""
+    if isinstance(batch_images, (tuple, list)):
+        if scale_index >= len(batch_images):
+            raise ValueError("config key TEST.BATCH_IMAGES: %d entries but scale %d was asked"
+                             % (len(batch_images), scale_index))
+        return int(batch_images[scale_index])
+    return int(batch_images)
+
+
+def _make_batch(records, indices, scale):
+    scales = np.array([scale_factor(records[i].width, records[i].height, scale) for i in indices])
+    height = max(math.ceil(records[i].height * s) for i, s in zip(indices, scales))
+    width = max(math.ceil(records[i].width * s) for i, s in zip(indices, scales))
+    return TestBatch(np.asarray(indices, dtype=np.int64), scales, (int(height), int(width)))
+
+
+def plan_batches(records, scale, batch_size):
+    """The batches of one test scale, landscape group first.
+
+    records: ImageRecords (width, height used). scale: (min_t, max_t). batch_size: B >= 1.
+    Returns a list of TestBatch covering every record exactly once.
+    """
+    if batch_size < 1:
+        raise ValueError("config key TEST.BATCH_IMAGES: batch size must be >= 1, got %d" % batch_size)
+    areas = np.array([r.width * r.height for r in records], dtype=np.float64)
+    order = np.argsort(areas, kind="stable")
+    landscape = [int(i) for i in order if records[i].width >= records[i].height]
+    portrait = [int(i) for i in order if records[i].width < records[i].height]
+    return [_make_batch(records, group[k:k + batch_size], scale)
+            for group in (landscape, portrait) for k in range(0, len(group), batch_size)]
+
+
+def _network_image(record, s, pixel_means):
+    """Read, (mirror if flipped,) resize by s (INTER_LINEAR) -> (3, h, w) float32 RGB minus means."""
+    image = read_image(record.image)
+    if image.shape[:2] != (record.height, record.width):
+        raise ValueError("image %s: size %dx%d differs from its record's %dx%d"
+                         % (record.image, image.shape[1], image.shape[0], record.width, record.height))
+    if record.flipped:
+        image = image[:, ::-1]
+    image = cv2.resize(image, None, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+    image = image.astype(np.float32) - np.asarray(pixel_means, dtype=np.float32)  # BGR means on BGR pixels
+    return image[:, :, ::-1].transpose(2, 0, 1)
+
+
+def prepare_batch(records, batch, pixel_means):
+    """The network input of one TestBatch.
+
+    pixel_means: cfg.network.PIXEL_MEANS (BGR order).
+    Returns data (B, 3, H, W) float32 RGB minus means, zero-padded bottom/right to the canvas;
+    im_info (B, 3) float32 rows [h_resized, w_resized, s]; indices (B,) the record indices.
+    """
+    height, width = batch.canvas
+    data = np.zeros((len(batch.indices), 3, height, width), dtype=np.float32)
+    im_info = np.zeros((len(batch.indices), 3), dtype=np.float32)
+    for k, (i, s) in enumerate(zip(batch.indices, batch.scales)):
+        image = _network_image(records[i], s, pixel_means)
+        h, w = image.shape[1:]
+        data[k, :, :h, :w] = image
+        im_info[k] = (h, w, s)
+    return data, im_info, batch.indices
