@@ -1,0 +1,50 @@
+"""Batches: the layout of a batch dict and stacking per-chip dicts into it."""
+import numpy as np
+
+BATCH_KEYS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
+
+
+def batch_layout(cfg, batch_size):
+    """name -> (shape, dtype) of every array of a batch of `batch_size` chips (all float32).
+
+    data (B, 3, C, C); im_info (B, 3); gt_boxes (B, MAX_GTS, 5); valid_ranges (B, 2);
+    rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
+    """
+    size = cfg.TRAIN.CHIP_SIZE
+    num_anchors = len(cfg.network.ANCHOR_SCALES) * len(cfg.network.ANCHOR_RATIOS)
+    fh = fw = size // cfg.network.RPN_FEAT_STRIDE
+    shapes = {
+        "data": (3, size, size), "im_info": (3,), "gt_boxes": (cfg.dataset.MAX_GTS, 5), "valid_ranges": (2,),
+        "rpn_label": (num_anchors * fh * fw,), "rpn_bbox_target": (4 * num_anchors, fh, fw),
+        "rpn_bbox_weight": (4 * num_anchors, fh, fw),
+    }
+    return {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in BATCH_KEYS}
+
+
+def layout_nbytes(layout):
+    """Total bytes of the arrays of a layout."""
+    return sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in layout.values())
+
+
+def batch_views(layout, buffer):
+    """Arrays of `layout` laid one after the other in `buffer` (bytes-like, >= layout_nbytes): name -> view."""
+    views, offset = {}, 0
+    for key, (shape, dtype) in layout.items():
+        count = int(np.prod(shape))
+        views[key] = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
+        offset += count * dtype.itemsize
+    return views
+
+
+def batchify(chip_dicts, out=None):
+    """Stack per-chip dicts (as from `load_chip`) along a new first axis.
+
+    With `out` (name -> (B, ...) arrays, e.g. shared-memory views), write into it and return it;
+    otherwise return new arrays.
+    """
+    if out is None:
+        return {key: np.stack([chip[key] for chip in chip_dicts]) for key in BATCH_KEYS}
+    for k, chip in enumerate(chip_dicts):
+        for key in BATCH_KEYS:
+            out[key][k] = chip[key]
+    return out

@@ -1,0 +1,102 @@
+"""One training chip, image to network inputs (reference §4.3, §4.4): crop, resize, pad, normalise, move boxes.
+
+Coordinates: chip boxes are float x1, y1, x2, y2 in original image pixels; a chip's pixels are the original
+rows int(y1):int(y2) and columns int(x1):int(x2) resized by the chip's scale s and pasted top-left into a
+C x C canvas (C = TRAIN.CHIP_SIZE). Boxes are shifted by the *float* chip origin, so the image and the boxes
+can be misaligned by up to s pixels, exactly as in the reference.
+"""
+import cv2
+import numpy as np
+
+from lib.data.anchor_targets import anchor_targets
+from lib.dataset.errors import DatasetError
+from lib.dataset.image_io import read_image
+
+MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
+
+
+def read_record_image(record):
+    """The record's image, HxWx3 uint8 BGR, mirrored when `record.flipped`.
+
+    Raises DatasetError naming the file when it is unreadable or its size differs from the record's.
+    """
+    image = read_image(record.image)
+    if image.shape[:2] != (record.height, record.width):
+        raise DatasetError("image %s is %dx%d but its record says %dx%d"
+                         % (record.image, image.shape[1], image.shape[0], record.width, record.height))
+    return image[:, ::-1] if record.flipped else image
+
+
+def crop_chip_image(image, chip, chip_size, pixel_means_bgr):
+    """Chip pixels as the network input.
+
+    image: HxWx3 uint8 BGR (already mirrored for flipped records).
+    Returns (3, C, C) float32, RGB minus the mean pixel; the area not covered by the image is 0 (the mean).
+    """
+    x1, y1, x2, y2 = (int(v) for v in chip.box)
+    crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+    resized = cv2.resize(crop, None, fx=chip.scale, fy=chip.scale, interpolation=cv2.INTER_LINEAR)
+    h, w = min(resized.shape[0], chip_size), min(resized.shape[1], chip_size)
+    canvas = np.zeros((3, chip_size, chip_size), dtype=np.float32)
+    for rgb, bgr in enumerate((2, 1, 0)):
+        np.subtract(resized[:h, :w, bgr], np.float32(pixel_means_bgr[bgr]), out=canvas[rgb, :h, :w],
+                    dtype=np.float32)
+    return canvas
+
+
+def boxes_in_chip(boxes, chip, chip_size):
+    """Move gt boxes into chip pixels (reference §4.4).
+
+    boxes: (N, 4) in original pixels. Each box is shifted by the float chip origin, multiplied by s, rounded
+    half to even, clipped to [0, C - 1]; boxes narrower or shorter than 10 px (+1 convention) are dropped.
+    Returns (moved (K, 4) float32, kept (K,) int64 indices into `boxes`).
+    """
+    origin = np.array([chip.box[0], chip.box[1], chip.box[0], chip.box[1]], dtype=np.float64)
+    moved = np.round((np.asarray(boxes, dtype=np.float64).reshape(-1, 4) - origin) * chip.scale)
+    moved = np.clip(moved, 0, chip_size - 1)
+    keep = np.flatnonzero((moved[:, 2] - moved[:, 0] + 1 >= MIN_GT_SIDE) &
+                          (moved[:, 3] - moved[:, 1] + 1 >= MIN_GT_SIDE))
+    return moved[keep].astype(np.float32), keep
+
+
+def chip_valid_range(valid_range, scale, chip_size):
+    """A scale's valid range (lo, hi) in original sqrt-area px -> (2,) float32 in chip px (-1 = no bound)."""
+    lo, hi = valid_range
+    return np.array([lo * scale if lo >= 0 else 0.0, hi * scale if hi >= 0 else float(chip_size)],
+                    dtype=np.float32)
+
+
+def padded_gt_boxes(boxes, classes, max_gts):
+    """(K, 4) boxes + (K,) classes -> ((max_gts, 5) float32 rows [x1, y1, x2, y2, cls] padded with -1,
+    number of boxes that did not fit)."""
+    out = np.full((max_gts, 5), -1, dtype=np.float32)
+    n = min(len(boxes), max_gts)
+    out[:n, :4] = boxes[:n]
+    out[:n, 4] = classes[:n]
+    return out, len(boxes) - n
+
+
+def load_chip(record, chip, cfg, rng, image=None):
+    """Every network input of one chip.
+
+    record: ImageRecord; chip: Chip of that record; rng: numpy Generator for the RPN label sampling;
+    image: the record's image (BGR, mirrored if flipped) when the caller already has it.
+    Returns (dict, n_truncated) where the dict holds data (3, C, C), im_info (3,) [h, w, s] (the chip's
+    content size), gt_boxes (MAX_GTS, 5) (all gts surviving the move, in gt order, valid and invalid),
+    valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw);
+    n_truncated counts the gts beyond MAX_GTS left out of gt_boxes (anchor targets still use them).
+    """
+    size = cfg.TRAIN.CHIP_SIZE
+    if image is None:
+        image = read_record_image(record)
+    moved, kept = boxes_in_chip(record.boxes, chip, size)
+    valid = np.isin(kept, chip.gt_index)
+    gt_boxes, n_truncated = padded_gt_boxes(moved, record.classes[kept], cfg.dataset.MAX_GTS)
+    out = {
+        "data": crop_chip_image(image, chip, size, cfg.network.PIXEL_MEANS),
+        "im_info": np.array([chip.size[0], chip.size[1], chip.scale], dtype=np.float32),
+        "gt_boxes": gt_boxes,
+        "valid_ranges": chip_valid_range(cfg.TRAIN.VALID_RANGES[chip.scale_index], chip.scale, size),
+    }
+    out.update(anchor_targets(moved[valid], moved[~valid], cfg, rng))
+    return out, n_truncated
