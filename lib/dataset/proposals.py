@@ -1,0 +1,97 @@
+"""The RPN proposals file used to place negative chips (reference §3.4, §7.6).
+
+File `<proposal_path>/<dataset name>_rpn.pkl` (e.g. data/proposals/shapes_train_rpn.pkl): a pickled list over the
+dataset's images (unflipped, dataset order) of (N, 5) float32 arrays x1, y1, x2, y2, score in original image
+coordinates. On load every image's proposals go through greedy NMS at IoU 0.7 (+1 convention, `ovr <= 0.7`
+survives), cached as `<stem>_after_nms.pkl` next to the file and reused while it is newer than the file.
+"""
+import logging
+import os
+import pickle
+
+import numpy as np
+
+from lib.dataset.errors import DatasetError
+from lib.inference.nms import nms
+from lib.utils.atomic import atomic_write_pickle
+
+log = logging.getLogger(__name__)
+
+LOAD_NMS_THRESH = 0.7
+_HOW_TO_MAKE = ("make it with scripts/train_neg_props_and_sniper.sh, or python main_test.py --set "
+                "TEST.EXTRACT_PROPOSALS True on this image set")
+
+
+def proposal_file(proposal_path, dataset_name):
+    """`<proposal_path>/<dataset_name>_rpn.pkl`."""
+    return os.path.join(proposal_path, "%s_rpn.pkl" % dataset_name)
+
+
+def nms_cache_file(path):
+    """`<stem>_after_nms.pkl` beside `path`."""
+    return os.path.splitext(path)[0] + "_after_nms.pkl"
+
+
+def _as_rows(array, path, index):
+    """One image's entry -> (N, 5) float32, or DatasetError naming the file and image."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.size == 0:
+        return np.zeros((0, 5), dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != 5:
+        raise DatasetError("proposals file %s: image %d has shape %s, expected (N, 5) x1,y1,x2,y2,score"
+                           % (path, index, array.shape))
+    return array
+
+
+def save_proposals(path, per_image_arrays):
+    """Pickle the list over images of (N, 5) float32 proposals to `path` atomically. Returns `path`."""
+    arrays = [_as_rows(a, path, i) for i, a in enumerate(per_image_arrays)]
+    atomic_write_pickle(path, arrays)
+    log.info("saved proposals of %d images (%d boxes) to %s", len(arrays), sum(len(a) for a in arrays), path)
+    return path
+
+
+def _read(path):
+    """The list of (N, 5) arrays in `path` (Python 2 pickles of the original are readable too)."""
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as e:
+        raise DatasetError("proposals file %s is not a proposals pickle (%s); %s" % (path, e, _HOW_TO_MAKE)) from None
+    if not isinstance(data, (list, tuple)):
+        raise DatasetError("proposals file %s holds a %s, expected a list over images" % (path, type(data).__name__))
+    return [_as_rows(a, path, i) for i, a in enumerate(data)]
+
+
+def _after_nms(path):
+    """The file's proposals after the per-image NMS at 0.7, from the cache when it is newer than the file."""
+    cache = nms_cache_file(path)
+    if os.path.isfile(cache) and os.path.getmtime(cache) >= os.path.getmtime(path):
+        log.info("proposals: reusing %s", cache)
+        return _read(cache)
+    arrays = [a[nms(a, LOAD_NMS_THRESH)] for a in _read(path)]
+    atomic_write_pickle(cache, arrays)
+    log.info("proposals: NMS at %.1f on %s, cached to %s", LOAD_NMS_THRESH, path, cache)
+    return arrays
+
+
+def load_proposals(path, records):
+    """Attach the proposals of `path` to `records` (unflipped, in the order the file was made for).
+
+    Sets record.proposals (M, 4) float32 and record.proposal_scores (M,) float32 after NMS at 0.7.
+    Raises DatasetError when the file is missing or its image count differs from len(records).
+    Returns `records`.
+    """
+    if not os.path.isfile(path):
+        raise DatasetError("proposals file not found: %s; %s" % (path, _HOW_TO_MAKE))
+    arrays = _after_nms(path)
+    if len(arrays) != len(records):
+        raise DatasetError("proposals file %s has %d images but the dataset has %d; %s"
+                           % (path, len(arrays), len(records), _HOW_TO_MAKE))
+    for record, rows in zip(records, arrays):
+        if record.flipped:
+            raise DatasetError("proposals file %s: load proposals before adding flipped images (%s)"
+                               % (path, record.image))
+        record.proposals, record.proposal_scores = rows[:, :4].copy(), rows[:, 4].copy()
+    log.info("proposals: %d boxes attached to %d images", sum(len(a) for a in arrays), len(records))
+    return records
