@@ -1,0 +1,125 @@
+"""One training epoch's chip list (reference §4.2 and the per-epoch negative sampling of §3.3).
+
+Every epoch re-mines the chips of every record with one stride drawn for the epoch, adds up to
+TRAIN.NUM_NEG_CHIPS negatives per image (with TRAIN.USE_NEG_CHIPS), pads the list of (image index, chip)
+entries to whole global batches by repeating its first entries, and shuffles it globally. A global shuffle of
+(image, chip) pairs replaces the reference's shuffled image-index list plus per-image chip cursors: both put
+each chip of the epoch exactly once (plus padding) at a uniformly random position.
+
+Randomness comes only from (RNG_SEED, epoch): the stride and the shuffle from one Generator, and each image's
+chips and negatives from its own Generator seeded by (RNG_SEED, epoch, image index), so mining in a process
+pool gives the same chips as mining serially.
+"""
+import logging
+import multiprocessing
+from dataclasses import dataclass
+from typing import Callable, List, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from lib.chips import draw_stride, sample_chips, sample_negatives
+
+logger = logging.getLogger(__name__)
+
+IMAGE_STREAM, CHIP_STREAM = 0, 1  # seed-sequence tags: per-image mining, per-chip label sampling
+POOL_MIN_IMAGES = 200  # below this, mining runs in-process (a pool costs more than it saves)
+
+
+@dataclass
+class EpochChips:
+    """The chips of one epoch, in training order.
+
+    entries: (image index into the records, Chip) per slot, padded to a multiple of batch_size and shuffled.
+    batch_size: chips per global batch (devices x TRAIN.BATCH_IMAGES).
+    seed, epoch: the (RNG_SEED, epoch) every random draw of the epoch derives from.
+    stride: the chip stride drawn for the epoch.
+    num_chips: chips before padding (num_negative of them negatives).
+    """
+    entries: List[Tuple[int, object]]
+    batch_size: int
+    seed: int
+    epoch: int
+    stride: int
+    num_chips: int
+    num_negative: int
+
+    @property
+    def num_batches(self):
+        return len(self.entries) // self.batch_size
+
+    def chip_rng(self, position):
+        """The Generator of the chip at `position` (its RPN label sampling): from (seed, epoch, position)."""
+        return np.random.default_rng([self.seed, self.epoch, CHIP_STREAM, position])
+
+
+@dataclass(frozen=True)
+class _MiningJob:
+    """What mining one image needs besides the image itself (picklable for the pool)."""
+    sample_fn: Callable
+    negatives_fn: Callable
+    scales: tuple
+    valid_ranges: tuple
+    chip_size: int
+    stride: int
+    use_negatives: bool
+    num_negatives: int
+    seed: int
+    epoch: int
+
+    def __call__(self, item):
+        """(image index, ImageRecord) -> (positive chips, sampled negative chips)."""
+        index, record = item
+        rng = np.random.default_rng([self.seed, self.epoch, IMAGE_STREAM, index])
+        chips = self.sample_fn(record.width, record.height, record.boxes, self.scales, self.valid_ranges,
+                               chip_size=self.chip_size, stride=self.stride,
+                               proposals=record.proposals if self.use_negatives else None, rng=rng)
+        negatives = self.negatives_fn(chips, self.num_negatives, rng) if self.use_negatives else []
+        return list(chips.positive), list(negatives)
+
+
+def mine_chips(records, job, num_process):
+    """Run `job` over every record, in a fork pool of `num_process` when there are many records.
+
+    Returns a list over records of (positive chips, sampled negatives), in record order.
+    """
+    items = list(enumerate(records))
+    progress = dict(total=len(items), desc="chips (epoch %d)" % job.epoch, unit="img",
+                    disable=len(items) < POOL_MIN_IMAGES, leave=False)
+    if num_process > 1 and len(items) >= POOL_MIN_IMAGES:
+        with multiprocessing.get_context("fork").Pool(num_process) as pool:
+            chunk = max(1, min(64, len(items) // (4 * num_process)))
+            return list(tqdm(pool.imap(job, items, chunksize=chunk), **progress))
+    return [job(item) for item in tqdm(items, **progress)]
+
+
+def pad_and_shuffle(entries, batch_size, rng):
+    """Pad `entries` to a multiple of batch_size by repeating its first entries (cyclically when it is
+    shorter than a batch), then permute it with `rng`. Returns a new list."""
+    if not entries:
+        raise ValueError("the epoch has no chips: no record has a gt box inside a valid range "
+                         "(check TRAIN.SCALES / TRAIN.VALID_RANGES and the dataset)")
+    padded = -(-len(entries) // batch_size) * batch_size
+    order = rng.permutation(np.arange(padded) % len(entries))
+    return [entries[i] for i in order]
+
+
+def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, negatives_fn=sample_negatives):
+    """The EpochChips of `epoch` for `records` (which already include flipped copies with TRAIN.FLIP).
+
+    sample_fn, negatives_fn: the chip engine's `sample_chips` and `sample_negatives` (replaceable in tests).
+    """
+    train = cfg.TRAIN
+    rng = np.random.default_rng([cfg.RNG_SEED, epoch])
+    stride = draw_stride(rng)
+    job = _MiningJob(sample_fn, negatives_fn, tuple(train.SCALES), tuple(train.VALID_RANGES), train.CHIP_SIZE,
+                     stride, bool(train.USE_NEG_CHIPS), train.NUM_NEG_CHIPS, cfg.RNG_SEED, epoch)
+    mined = mine_chips(records, job, train.NUM_PROCESS)
+    entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
+    num_negative = sum(len(negative) for _, negative in mined)
+    batch_size = num_devices * train.BATCH_IMAGES
+    epoch_chips = EpochChips(pad_and_shuffle(entries, batch_size, rng), batch_size, cfg.RNG_SEED, epoch,
+                             stride, len(entries), num_negative)
+    logger.info("epoch %d: %d images, stride %d, %d chips (%d negative), %d batches of %d",
+                epoch, len(records), stride, len(entries), num_negative, epoch_chips.num_batches, batch_size)
+    return epoch_chips
