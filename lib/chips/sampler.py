@@ -40,7 +40,7 @@ def _scaled_cover(boxes, s, width, height, chip_size, stride, rng):
     return generate_chips(boxes * s, w, h, chip_size, stride, rng).astype(np.float64) / s
 
 
-class _ImageScales:
+class ImageScales:
     """What every step needs about one image: its size, factors, ranges, chip size and stride."""
 
     def __init__(self, width, height, scales, valid_ranges, chip_size, stride):
@@ -75,8 +75,11 @@ class _ImageScales:
                     negative=negative)
 
 
-def _positive_chips(geo, gt_boxes, all_boxes, n_gt, rng):
-    """Positive chips of every scale and the (N_all,) per-scale 'covered' masks. -> (chips, [covered_i])."""
+def positive_chips(geo, gt_boxes, all_boxes, n_gt, rng):
+    """Positive chips of every scale and the per-scale 'covered' masks. -> (chips, [(N_all,) bool per scale]).
+
+    gt_boxes: (N, 4); all_boxes: (N_all, 4), the gts first (then the proposals, if any); n_gt = N.
+    """
     gt_stats, all_stats = box_stats(gt_boxes), box_stats(all_boxes)
     per_scale = [geo.cover(gt_boxes[geo.mask(chip_mask, gt_stats, i)], i, rng) for i in range(geo.n)]
     chips, covered = [], []
@@ -91,8 +94,12 @@ def _positive_chips(geo, gt_boxes, all_boxes, n_gt, rng):
     return chips, covered
 
 
-def _negative_chips(geo, all_boxes, n_gt, covered, rng):
-    """Negative chips placed by the assignable boxes left uncovered at each scale (reference §3.3 step 5)."""
+def negative_chips(geo, all_boxes, n_gt, covered, rng):
+    """Negative chips placed by the assignable boxes left uncovered at each scale (reference §3.3 step 5).
+
+    all_boxes: (N_all, 4) gts then proposals; covered: per scale, (N_all,) bool from `positive_chips`.
+    Uncovered gts count like proposals and are listed in the chip's gt_index.
+    """
     all_stats = box_stats(all_boxes)
     chips = []
     for i in range(geo.n):
@@ -118,12 +125,12 @@ def sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size=512, s
     """
     rng = as_rng(rng)
     stride = draw_stride(rng) if stride is None else int(stride)
-    geo = _ImageScales(width, height, scales, valid_ranges, int(chip_size), stride)
+    geo = ImageScales(width, height, scales, valid_ranges, int(chip_size), stride)
     gt_boxes = _as_boxes("gt_boxes", gt_boxes)
     props = None if proposals is None else _as_boxes("proposals", proposals)
     all_boxes = gt_boxes if props is None else np.concatenate([gt_boxes, props], axis=0)
-    positive, covered = _positive_chips(geo, gt_boxes, all_boxes, len(gt_boxes), rng)
-    negative = [] if props is None else _negative_chips(geo, all_boxes, len(gt_boxes), covered, rng)
+    positive, covered = positive_chips(geo, gt_boxes, all_boxes, len(gt_boxes), rng)
+    negative = [] if props is None else negative_chips(geo, all_boxes, len(gt_boxes), covered, rng)
     return ImageChips(positive=positive, negative=negative)
 
 
