@@ -2,7 +2,7 @@
 import logging
 
 from lib.dataset import load_dataset
-from lib.dataset.proposals import load_proposals, proposals_path
+from lib.dataset.proposals import load_proposals, proposal_file
 from lib.dataset.roidb import append_flipped, filter_empty
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def training_records(cfg):
         dataset = load_dataset(cfg, image_set)
         class_names = class_names or dataset.class_names
         if cfg.TRAIN.USE_NEG_CHIPS:
-            load_proposals(proposals_path(cfg.proposal_path, dataset.name), dataset.records)
+            load_proposals(proposal_file(cfg.proposal_path, dataset.name), dataset.records)
         records.extend(dataset.records)
     if len(class_names) != cfg.dataset.NUM_CLASSES:
         raise ValueError("config key dataset.NUM_CLASSES is %d but the dataset has %d classes (with background)"
