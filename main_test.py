@@ -1,0 +1,73 @@
+"""Test SNIPER: multi-scale batched detection -> COCO results json (+ COCOeval), or proposal extraction.
+
+    python main_test.py [--cfg FILE] [--epoch N] [--set KEY VALUE ...]
+
+The model is `<output_path>/<config name>/<training image set>/SNIPER-<TEST.TEST_EPOCH>.params`; the images
+are `dataset.test_image_set`. With `--set TEST.EXTRACT_PROPOSALS True` (or --extract-proposals) the RPN's
+proposals at the test scales are written to `<TEST.PROPOSAL_SAVE_PATH>/<dataset name>_rpn.pkl`, the file that
+negative chip mining reads.
+"""
+import argparse
+import logging
+import os
+import sys
+
+import init_paths  # noqa: F401  (repository root on sys.path, logging set up)
+from lib.config import ConfigError, add_config_args, config_from_args
+
+DEFAULT_CFG = "configs/faster/sniper_res101_e2e.yml"
+log = logging.getLogger("main_test")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: TEST.TEST_EPOCH)")
+    parser.add_argument("--extract-proposals", action="store_true", help="same as --set TEST.EXTRACT_PROPOSALS True")
+    add_config_args(parser, DEFAULT_CFG)
+    return parser.parse_args(argv)
+
+
+def run(cfg, epoch=None, contexts=None):
+    """Detection (returns the evaluation dict, or the results path when the set has no annotations) or
+    proposal extraction (returns the proposals path)."""
+    from lib.dataset import load_dataset
+    from lib.dataset.proposals import proposal_file, save_proposals
+    from lib.inference.evaluate import evaluate_detections
+    from lib.inference.jobs import run_jobs
+    from lib.inference.tester import merge_config
+    from lib.train.checkpoint import epoch_params_path, output_dir
+    from lib.train.devices import parse_contexts
+
+    contexts = contexts or parse_contexts(cfg.gpus)
+    folder = output_dir(cfg)  # the training image set names the model's folder
+    params = epoch_params_path(folder, cfg.TEST.TEST_EPOCH if epoch is None else epoch)
+    dataset = load_dataset(cfg, cfg.dataset.test_image_set)
+    log.info("testing %s on %s (%d images)", params, dataset.name, len(dataset.records))
+    if cfg.TEST.EXTRACT_PROPOSALS:
+        proposals, _ = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes, mode="proposals")
+        path = save_proposals(proposal_file(cfg.TEST.PROPOSAL_SAVE_PATH, dataset.name), proposals)
+        log.info("proposals of %d images written to %s", len(proposals), path)
+        return path
+    per_scale, (forward_s, total_s) = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes)
+    detections = merge_config(cfg, per_scale)
+    log.info("%.2f images/s, %.0f%% of the tester's time outside the network forward",
+             len(dataset.records) * len(per_scale) / max(total_s, 1e-9), 100 * (1 - forward_s / max(total_s, 1e-9)))
+    results_dir = os.path.join(folder, "results")
+    return evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.extract_proposals:
+        args.set_words = list(args.set_words) + ["TEST.EXTRACT_PROPOSALS", "True"]
+    cfg = config_from_args(args)
+    from lib.dataset.errors import DatasetError
+    try:
+        run(cfg, args.epoch)
+    except (ConfigError, DatasetError, FileNotFoundError) as err:
+        sys.stderr.write("error: %s\n" % err)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
