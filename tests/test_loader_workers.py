@@ -1,0 +1,115 @@
+"""The multiprocess loader: same batches as in-process, in order; errors and dead workers end the iteration."""
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from lib.data.batchify import batch_layout
+from lib.data.epoch import EpochChips
+from lib.data.loader import ChipLoader, LoaderError
+from loader_helpers import chip, paper_cfg, record, write_image
+
+CHIP = 128
+
+
+def small_setup(tmp_path, num_batches=6, batch_size=2, missing=None):
+    """Records with images and an EpochChips of hand-made 128 px chips (chip k uses image k % 3)."""
+    records = []
+    for k in range(3):
+        gts = [[20 + 10 * k, 30, 60 + 10 * k, 70], [70, 20 + 5 * k, 110, 90]]
+        name = tmp_path / ("img%d.png" % k)
+        path = str(name) if k == missing else write_image(name, 200, 150, gts)
+        records.append(record(path, 200, 150, gts))
+    entries = [(k % 3, chip(5.0 * (k % 4), 3.0 * (k % 5), 1.0, chip_size=CHIP, gt_index=[k % 2]))
+               for k in range(num_batches * batch_size)]
+    cfg = paper_cfg(CHIP_SIZE=CHIP, NUM_PROCESS=0, RPN_BATCH_SIZE=32)
+    return records, cfg, EpochChips(entries, batch_size, seed=5, epoch=2, stride=56, num_chips=len(entries),
+                                    num_negative=0)
+
+
+def collect(loader):
+    return [batch for batch in loader]
+
+
+def gone(pid):
+    return not os.path.exists("/proc/%d" % pid)
+
+
+def test_batches_have_the_documented_layout(tmp_path):
+    records, cfg, ep = small_setup(tmp_path, num_batches=2)
+    loader = ChipLoader(records, cfg, ep)
+    batches = collect(loader)
+    assert len(loader) == len(batches) == 2
+    for key, (shape, dtype) in batch_layout(cfg, 2).items():
+        assert batches[0][key].shape == shape and batches[0][key].dtype == dtype, key
+    assert batches[0]["rpn_label"].shape == (2, 21 * 8 * 8)
+    assert batches[0]["gt_boxes"].shape == (2, 100, 5)
+
+
+def test_two_workers_give_the_in_process_batches_in_order(tmp_path):
+    records, cfg, ep = small_setup(tmp_path)
+    serial = collect(ChipLoader(records, cfg, ep))
+    cfg.TRAIN.NUM_PROCESS = 2
+    parallel = collect(ChipLoader(records, cfg, ep))
+    assert len(serial) == len(parallel) == 6
+    for a, b in zip(serial, parallel):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert not np.array_equal(serial[0]["data"], serial[1]["data"])
+    assert np.sum(serial[0]["rpn_label"] == 0) > 0  # sampled labels, drawn per chip position
+
+
+def test_truncated_gts_are_counted(tmp_path):
+    records, cfg, ep = small_setup(tmp_path, num_batches=2)
+    cfg.dataset.MAX_GTS = 1
+    loader = ChipLoader(records, cfg, ep)
+    batches = collect(loader)
+    assert loader.num_gts_truncated == 4  # each of the 4 chips holds both gts
+    assert np.all(batches[0]["gt_boxes"][:, 0, 4] > 0)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_missing_image_raises_naming_the_file(tmp_path, workers):
+    records, cfg, ep = small_setup(tmp_path, missing=1)
+    cfg.TRAIN.NUM_PROCESS = workers
+    start = time.monotonic()
+    with pytest.raises(Exception, match="img1.png") as info:
+        collect(ChipLoader(records, cfg, ep, timeout=30))
+    assert time.monotonic() - start < 30
+    if workers:
+        assert info.type is LoaderError and "Traceback" in str(info.value)
+
+
+def test_killed_worker_ends_iteration_with_an_error(tmp_path):
+    records, cfg, ep = small_setup(tmp_path, num_batches=40)
+    cfg.TRAIN.NUM_PROCESS = 2
+    loader = ChipLoader(records, cfg, ep, timeout=60)
+    iterator = iter(loader)
+    next(iterator)
+    pids = list(loader.worker_pids)
+    os.kill(pids[0], signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(LoaderError, match="killed by signal 9"):
+        for _ in iterator:
+            pass
+    assert time.monotonic() - start < 30
+    assert all(gone(pid) for pid in pids)
+
+
+def test_break_and_interrupt_stop_the_workers(tmp_path):
+    records, cfg, ep = small_setup(tmp_path, num_batches=20)
+    cfg.TRAIN.NUM_PROCESS = 2
+    loader = ChipLoader(records, cfg, ep)
+    for _ in loader:
+        pids = list(loader.worker_pids)
+        break
+    assert pids and all(gone(pid) for pid in pids) and loader.worker_pids == []
+    with pytest.raises(KeyboardInterrupt):
+        for _ in loader:
+            pids = list(loader.worker_pids)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert all(gone(pid) for pid in pids)
