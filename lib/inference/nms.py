@@ -42,23 +42,6 @@ class NMSParams:
         return cls(method, float(test.NMS_SIGMA), float(iou_thresh), float(test.SCORE_THRESH))
 
 
-def _overlaps_one(box, boxes):
-    """IoU of one box against many, float32 as the reference's Cython.
-
-    box (4,), boxes (K, 4) float32 -> (iou (K,) float32, touching (K,) bool: iw > 0 and ih > 0).
-    """
-    one = np.float32(1)
-    iw = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]) + one
-    ih = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]) + one
-    touching = (iw > 0) & (ih > 0)
-    area = (boxes[:, 2] - boxes[:, 0] + one) * (boxes[:, 3] - boxes[:, 1] + one)
-    box_area = (box[2] - box[0] + one) * (box[3] - box[1] + one)
-    inter = iw * ih
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / (box_area + area - inter)
-    return np.where(touching, iou, np.float32(0)).astype(np.float32), touching
-
-
 def _decay(iou, method, sigma, iou_thresh):
     """(K,) float32 IoUs -> (K,) float32 score multipliers."""
     if method == "gaussian":
@@ -71,7 +54,8 @@ def _decay(iou, method, sigma, iou_thresh):
 def _unstable_remove(segment, drop):
     """The reference's removal: scan left to right, overwrite each dropped entry with the current last one.
 
-    segment (K,) int, drop (K,) bool -> the kept entries in the order the reference leaves them.
+    segment (K,) positions, drop (K,) bool -> the kept positions in the order the reference leaves them
+    (a dropped entry's slot takes the last kept entry from the end, so the survivors' order changes).
     """
     keep_count = int((~drop).sum())
     out = segment[:keep_count].copy()
@@ -93,24 +77,31 @@ def soft_nms(dets, sigma=0.55, score_thresh=0.001, method="gaussian", iou_thresh
     if method not in METHODS:
         raise ValueError("soft_nms: method %r is not one of %s" % (method, ", ".join(METHODS)))
     dets = np.asarray(dets, dtype=np.float32).reshape(-1, 5)
-    boxes, scores = dets[:, :4], dets[:, 4].copy()
-    order, n = np.arange(len(dets)), len(dets)
+    one, thresh, n = np.float32(1), np.float32(score_thresh), len(dets)
+    rows = np.empty((6, n), dtype=np.float32)  # x1, y1, x2, y2, score, area; columns reordered in place
+    rows[:5] = dets.T
+    rows[5] = (rows[2] - rows[0] + one) * (rows[3] - rows[1] + one)
     for i in range(len(dets)):
-        if i >= n:
+        if i >= n - 1:
             break
-        best = i + int(np.argmax(scores[order[i:n]]))
-        order[i], order[best] = order[best], order[i]
-        rest = order[i + 1:n]
-        iou, touching = _overlaps_one(boxes[order[i]], boxes[rest])
-        scores[rest] = np.where(touching, _decay(iou, method, sigma, iou_thresh) * scores[rest], scores[rest])
-        drop = touching & (scores[rest] < np.float32(score_thresh))
+        best = i + int(np.argmax(rows[4, i:n]))
+        if best != i:
+            rows[:, [i, best]] = rows[:, [best, i]]
+        top, rest = rows[:, i], rows[:, i + 1:n]
+        iw = np.minimum(rest[2], top[2]) - np.maximum(rest[0], top[0]) + one
+        ih = np.minimum(rest[3], top[3]) - np.maximum(rest[1], top[1]) + one
+        touching = (iw > 0) & (ih > 0)
+        inter = np.where(touching, iw * ih, np.float32(0))
+        iou = inter / (top[5] + rest[5] - inter)
+        rest[4] *= _decay(iou, method, sigma, iou_thresh)  # IoU 0 (not touching) decays by exactly 1
+        drop = touching & (rest[4] < thresh)
         if method == "hard":
             drop |= touching & (iou > np.float32(iou_thresh))
-        rest = _unstable_remove(rest, drop)
-        order[i + 1:i + 1 + len(rest)] = rest
-        n = i + 1 + len(rest)
-    keep = order[:n]
-    return np.concatenate([boxes[keep], scores[keep, None]], axis=1)
+        if drop.any():
+            keep = _unstable_remove(np.arange(n - i - 1), drop)
+            rows[:, i + 1:i + 1 + len(keep)] = rest[:, keep]
+            n = i + 1 + len(keep)
+    return np.ascontiguousarray(rows[:5, :n].T)
 
 
 def nms(dets, thresh):
