@@ -1,0 +1,1 @@
+"""The SNIPER detector in Gluon: backbones, RPN, proposals, proposal targets, RCNN head, losses, checkpoints."""

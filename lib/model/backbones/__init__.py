@@ -1,0 +1,21 @@
+"""Backbones chosen by `network.BACKBONE`: each returns one feature map for the RPN and the head.
+
+Every backbone has `stride` (feature stride in pixels), `out_channels` and the widths its heads use
+(`rpn_channels`, `head_channels` = conv_new_1, `fc_channels`), following the reference's variants.
+"""
+from lib.model.backbones.mobilenetv2 import MobileNetV2
+from lib.model.backbones.resnet import UNITS, PreActResNet
+from lib.model.backbones.tiny import TinyBackbone
+
+BACKBONES = ("resnet101", "resnet50", "mobilenetv2", "tiny")
+
+
+def build_backbone(name, momentum=0.995, dtype="float32"):
+    """The backbone block for `network.BACKBONE`; a wrong name raises ValueError naming the key."""
+    if name in UNITS:
+        return PreActResNet(name, momentum, dtype, prefix="")
+    if name == "mobilenetv2":
+        return MobileNetV2(momentum, dtype, prefix="")
+    if name == "tiny":
+        return TinyBackbone(momentum, dtype, prefix="")
+    raise ValueError("network.BACKBONE must be one of %s, got %r" % (", ".join(BACKBONES), name))

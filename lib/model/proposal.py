@@ -1,0 +1,124 @@
+"""Proposal decoding and NMS in MXNet operators, and the test-time proposal layer (reference §5.6).
+
+Shared by the training proposal-target layer (`proposal_target.py`). Boxes are (x1, y1, x2, y2) inclusive
+chip pixels; anchor-major order everywhere: row a*H*W + y*W + x.
+"""
+import numpy as np
+from mxnet import gluon
+
+from lib.data.anchors import generate_base_anchors
+
+
+def anchor_constant(block, stride, scales, ratios):
+    """Register the (A, 4) base anchors of §4.6 as a Constant `<prefix>base_anchors` of `block`."""
+    base = generate_base_anchors(stride, tuple(ratios), tuple(scales))
+    return block.params.get_constant("base_anchors", base.astype(np.float32))
+
+
+def grid_anchors(F, base, feat, stride):
+    """Base anchors (A, 4) shifted over feat's (H, W) grid -> (1, A*H*W, 4), anchor-major."""
+    xs = F.reshape(F.contrib.arange_like(feat, axis=3) * stride, (1, 1, -1))  # (1, 1, W)
+    ys = F.reshape(F.contrib.arange_like(feat, axis=2) * stride, (1, -1, 1))  # (1, H, 1)
+    grid = F.broadcast_add(xs, ys) * 0  # (1, H, W) zeros, to broadcast every coordinate to the grid
+    coords = []
+    for k, shift in enumerate((xs, ys, xs, ys)):
+        column = F.reshape(F.slice_axis(base, axis=1, begin=k, end=k + 1), (-1, 1, 1))  # (A, 1, 1)
+        coords.append(F.broadcast_add(F.broadcast_add(column, shift), grid))  # (A, H, W)
+    return F.reshape(F.stack(*coords, axis=-1), (1, -1, 4))
+
+
+def deltas_to_rows(F, bbox_pred, num_anchors):
+    """(B, 4A, H, W), channel 4a + coordinate -> (B, A*H*W, 4), anchor-major."""
+    x = F.reshape(bbox_pred, shape=(0, -4, num_anchors, 4, -3))  # (B, A, 4, H*W)
+    return F.reshape(F.transpose(x, axes=(0, 1, 3, 2)), shape=(0, -1, 4))
+
+
+def split_corners(F, boxes):
+    """(..., 4) -> x1, y1, x2, y2, each (..., 1)."""
+    return F.split(boxes, num_outputs=4, axis=-1)
+
+
+def decode(F, anchors, deltas):
+    """Apply deltas (B, N, 4) to anchors (1, N, 4): +1 widths, x1 = cx - 0.5 (w - 1); no std scaling."""
+    ax1, ay1, ax2, ay2 = split_corners(F, anchors)
+    dx, dy, dw, dh = split_corners(F, deltas)
+    aw, ah = ax2 - ax1 + 1.0, ay2 - ay1 + 1.0
+    cx = F.broadcast_add(F.broadcast_mul(dx, aw), ax1 + 0.5 * (aw - 1.0))
+    cy = F.broadcast_add(F.broadcast_mul(dy, ah), ay1 + 0.5 * (ah - 1.0))
+    w, h = F.broadcast_mul(F.exp(dw), aw), F.broadcast_mul(F.exp(dh), ah)
+    return F.concat(cx - 0.5 * (w - 1.0), cy - 0.5 * (h - 1.0),
+                    cx + 0.5 * (w - 1.0), cy + 0.5 * (h - 1.0), dim=-1)
+
+
+def clip_to_images(F, boxes, im_info):
+    """Clip (B, N, 4) per image: x to [0, w - 1], y to [0, h - 1] with im_info (B, 3) = [h, w, scale]."""
+    h = F.reshape(F.slice_axis(im_info, axis=1, begin=0, end=1), (-1, 1, 1)) - 1.0
+    w = F.reshape(F.slice_axis(im_info, axis=1, begin=1, end=2), (-1, 1, 1)) - 1.0
+    x1, y1, x2, y2 = split_corners(F, boxes)
+    clip_x = lambda v: F.broadcast_minimum(F.relu(v), w)  # noqa: E731
+    clip_y = lambda v: F.broadcast_minimum(F.relu(v), h)  # noqa: E731
+    return F.concat(clip_x(x1), clip_y(y1), clip_x(x2), clip_y(y2), dim=-1)
+
+
+def nms_top(F, scores, boxes, threshold, pre_top_n, post_top_n):
+    """Greedy NMS (IoU > threshold suppresses) over boxes with score >= 0; keep the best post_top_n.
+
+    scores (B, N) (negative = invalid), boxes (B, N, 4) -> (B, post_top_n, 5) rows [score, x1, y1, x2, y2]
+    by descending score; empty slots are all -1. pre_top_n > 0 limits NMS to the best pre_top_n boxes.
+    `post_top_n` rows of -1 are appended first so that small maps still fill every slot.
+    """
+    rows = F.concat(F.expand_dims(scores, axis=-1), boxes, dim=-1)
+    pad = F.ones_like(F.slice_axis(rows, axis=1, begin=0, end=1)) * -1.0
+    rows = F.concat(rows, F.repeat(pad, repeats=post_top_n, axis=1), dim=1)
+    kept = F.contrib.box_nms(rows, overlap_thresh=threshold, valid_thresh=-0.5, topk=pre_top_n,
+                             coord_start=1, score_index=0, id_index=-1, force_suppress=True)
+    return F.slice_axis(kept, axis=1, begin=0, end=post_top_n)
+
+
+def dummy_boxes(F, like):
+    """The original's filler rois for empty slots: [j%100, j%100, j%100 + 200, j%100 + 200].
+
+    like (B, R, k) -> (1, R, 4); j is the slot index (the original's flat index k has k % 100 == j % 100
+    because R = 300).
+    """
+    j = F.reshape(F.contrib.arange_like(like, axis=1) % 100, (1, -1, 1))
+    return F.concat(j, j, j + 200, j + 200, dim=-1)
+
+
+def fill_empty(F, kept):
+    """(B, R, 5) NMS output -> (rois (B, R, 4), scores (B, R)); empty slots get dummy boxes, score 0."""
+    score = F.slice_axis(kept, axis=-1, begin=0, end=1)
+    boxes = F.slice_axis(kept, axis=-1, begin=1, end=5)
+    empty = score < 0
+    boxes = F.where(F.broadcast_like(empty, boxes), F.broadcast_like(dummy_boxes(F, kept), boxes), boxes)
+    return boxes, F.reshape(F.relu(score), (0, -1))
+
+
+class TestProposal(gluon.HybridBlock):
+    """Test-time proposals as the 2018 fork's `MultiProposal` (§5.6), batch > 1 with per-image clipping.
+
+    Inputs: cls_prob (B, 2, A*H*W) softmax (channel 1 = object), bbox_pred (B, 4A, H, W), feat-like
+    tensor with the (H, W) grid, im_info (B, 3) [h, w, scale] of each image's content.
+    Decode, clip to the image's (h, w), drop boxes with a side (+1) < 3, best `pre_top_n` (12000, the
+    fork's hard-coded value) through NMS at `threshold`, keep `post_top_n`; empty slots get the
+    original's dummy boxes with score 0.
+    Outputs: rois (B, post_top_n, 4) chip pixels, scores (B, post_top_n).
+    """
+
+    def __init__(self, stride, scales, ratios, threshold=0.7, pre_top_n=12000, post_top_n=300, **kwargs):
+        super().__init__(**kwargs)
+        self._stride, self._num_anchors = stride, len(scales) * len(ratios)
+        self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=post_top_n)
+        with self.name_scope():
+            self.base_anchors = anchor_constant(self, stride, scales, ratios)
+
+    def hybrid_forward(self, F, cls_prob, bbox_pred, im_info, base_anchors):
+        anchors = grid_anchors(F, base_anchors, bbox_pred, self._stride)
+        boxes = decode(F, anchors, deltas_to_rows(F, bbox_pred, self._num_anchors))
+        boxes = F.stop_gradient(clip_to_images(F, boxes, im_info))
+        x1, y1, x2, y2 = split_corners(F, boxes)
+        too_small = F.broadcast_logical_or(x2 - x1 + 1.0 < 3, y2 - y1 + 1.0 < 3)
+        scores = F.slice_axis(F.stop_gradient(cls_prob), axis=1, begin=1, end=2)  # (B, 1, N)
+        scores = F.where(F.reshape(too_small, (0, -1)), F.ones_like(F.reshape(scores, (0, -1))) * -1.0,
+                         F.reshape(scores, (0, -1)))
+        return fill_empty(F, nms_top(F, scores, boxes, **self._nms))
