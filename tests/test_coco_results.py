@@ -112,3 +112,11 @@ def test_no_annotations_only_writes_json(tmp_path, caplog):
     assert len(json.loads(path.read_text())) == 3
     assert str(path) in caplog.text
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [path.name]
+
+
+def test_unknown_image_id_is_a_clear_error(tmp_path):
+    dataset = _dataset(tmp_path)
+    dataset.records[0].image_id = 99
+    with pytest.raises(ValueError, match="not in the annotation file, e.g. 99"):
+        coco_evaluate(coco_results(_perfect(), dataset), dataset.annotation_file, dataset.class_names,
+                      dataset.category_ids)

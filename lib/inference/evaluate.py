@@ -38,6 +38,10 @@ def _quiet(fn, *args):
 
 def _load_results(coco_gt, results):
     """COCO object of the detections; an empty list (which `loadRes` rejects) gives an empty COCO."""
+    unknown = {r["image_id"] for r in results} - set(coco_gt.getImgIds())
+    if unknown:
+        raise ValueError("detections for %d image ids that are not in the annotation file, e.g. %r"
+                         % (len(unknown), sorted(unknown, key=str)[0]))
     if results:
         return _quiet(coco_gt.loadRes, results)
     coco_dt = COCO()
