@@ -37,7 +37,8 @@ def _quiet(fn, *args):
 
 
 def _load_results(coco_gt, results):
-    """COCO object of the detections; an empty list (which `loadRes` rejects) gives an empty COCO."""
+    """COCO object of the detections (ValueError for image ids the gts lack); an empty list, which `loadRes`
+    rejects, gives an empty COCO so that COCOeval reports 0 (or -1 where there are no gts)."""
     unknown = {r["image_id"] for r in results} - set(coco_gt.getImgIds())
     if unknown:
         raise ValueError("detections for %d image ids that are not in the annotation file, e.g. %r"
