@@ -62,17 +62,22 @@ def plan_batches(records, scale, batch_size):
             for group in (landscape, portrait) for k in range(0, len(group), batch_size)]
 
 
+def network_image(image, s, pixel_means):
+    """HxWx3 uint8 BGR image -> resized by s (INTER_LINEAR) -> (3, h, w) float32 RGB minus the BGR means."""
+    image = cv2.resize(image, None, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+    image = image.astype(np.float32) - np.asarray(pixel_means, dtype=np.float32)  # BGR means on BGR pixels
+    return image[:, :, ::-1].transpose(2, 0, 1)
+
+
 def _network_image(record, s, pixel_means):
-    """Read, (mirror if flipped,) resize by s (INTER_LINEAR) -> (3, h, w) float32 RGB minus means."""
+    """Read a record's image (mirrored if flipped) -> `network_image`."""
     image = read_image(record.image)
     if image.shape[:2] != (record.height, record.width):
         raise ValueError("image %s: size %dx%d differs from its record's %dx%d"
                          % (record.image, image.shape[1], image.shape[0], record.width, record.height))
     if record.flipped:
         image = image[:, ::-1]
-    image = cv2.resize(image, None, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
-    image = image.astype(np.float32) - np.asarray(pixel_means, dtype=np.float32)  # BGR means on BGR pixels
-    return image[:, :, ::-1].transpose(2, 0, 1)
+    return network_image(image, s, pixel_means)
 
 
 def prepare_batch(records, batch, pixel_means):

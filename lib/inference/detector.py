@@ -1,0 +1,86 @@
+"""Single-image Python API of the multi-scale detector, and export of the hybridized network.
+
+    from lib.config import load_config
+    from lib.inference import Detector
+    detector = Detector(load_config("configs/quickstart/shapes_cpu.yml"), "output/.../SNIPER-0004.params")
+    for name, score, (x1, y1, x2, y2) in detector.detect("data/demo/demo.jpg"):
+        ...
+"""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+
+from lib.chips.scales import scale_factor
+from lib.dataset.image_io import read_image
+from lib.inference.detections import decode_image
+from lib.inference.merge import merge_image
+from lib.inference.network import build_test_network
+from lib.inference.nms import NMSParams
+from lib.inference.pyramid import network_image
+from lib.inference.tester import Tester
+from lib.train.devices import parse_contexts
+
+CLASSES_FILE = "classes.json"
+
+
+def load_class_names(params_path, num_classes):
+    """Class names saved by training beside the checkpoint (`classes.json`), else 'class <k>'."""
+    path = os.path.join(os.path.dirname(os.path.abspath(params_path)), CLASSES_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            names = json.load(f)["class_names"]
+        if len(names) == num_classes:
+            return names
+    return ["__background__"] + ["class %d" % k for k in range(1, num_classes)]
+
+
+class Detector:
+    """SNIPER inference on one image at every TEST.SCALES entry, merged as the tester does."""
+
+    def __init__(self, cfg, params_path, contexts=None, class_names=None):
+        self.cfg = cfg
+        self.contexts = contexts or parse_contexts(cfg.gpus)[:1]
+        self.net = build_test_network(cfg, params_path, self.contexts)
+        num_classes = cfg.dataset.NUM_CLASSES
+        self.class_names = class_names or load_class_names(params_path, num_classes)
+        self.tester = Tester(cfg, self.net, self.contexts, num_classes)
+
+    def detect_raw(self, image):
+        """HxWx3 uint8 BGR image -> per-class detections dets[cls] (n, 5) in image pixels, scales merged."""
+        cfg = self.cfg
+        height, width = image.shape[:2]
+        per_scale = []
+        for scale in cfg.TEST.SCALES:
+            s = scale_factor(width, height, scale)
+            data = network_image(image, s, cfg.network.PIXEL_MEANS)[None]
+            im_info = np.array([[data.shape[2], data.shape[3], s]], dtype=np.float32)
+            rois, _scores, cls_prob, deltas = self.tester.forward(data, im_info)[0]
+            per_scale.append(decode_image(rois, cls_prob, deltas, im_info[0], cfg.TEST.SCORE_THRESH))
+        valid_ranges = [tuple(v) for v in cfg.TEST.VALID_RANGES[:len(per_scale)]]
+        return merge_image(per_scale, valid_ranges, NMSParams.from_config(cfg), cfg.TEST.MAX_PER_IMAGE)
+
+    def detect(self, image, score_thresh=0.0):
+        """An image path or HxWx3 uint8 BGR array -> [(class name, score, (x1, y1, x2, y2)), ...] by score."""
+        if isinstance(image, str):
+            image = read_image(image)
+        found = [(self.class_names[c], float(row[4]), tuple(float(v) for v in row[:4]))
+                 for c, rows in enumerate(self.detect_raw(image)) for row in rows if row[4] >= score_thresh]
+        return sorted(found, key=lambda d: -d[1])
+
+    def export(self, prefix):
+        """Write `<prefix>-symbol.json` and `<prefix>-0000.params` (runs one small forward first if needed).
+
+        Load them for deployment with:
+            net = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data", "im_info"],
+                                               prefix + "-0000.params")
+            rois, roi_scores, cls_prob, deltas = net(data, im_info)
+        """
+        size = self.cfg.network.RPN_FEAT_STRIDE * 8
+        data = mx.nd.zeros((1, 3, size, size), ctx=self.contexts[0])
+        im_info = mx.nd.array([[size, size, 1.0]], ctx=self.contexts[0])
+        self.net(data, im_info)
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+        self.net.export(prefix)
+        return prefix + "-symbol.json", prefix + "-0000.params"
