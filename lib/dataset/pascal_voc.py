@@ -1,0 +1,179 @@
+"""Pascal VOC datasets: `<dataset_path>/VOC<year>/{Annotations, ImageSets/Main/<split>.txt, JPEGImages}`.
+
+Difficult objects are excluded and coordinates are shifted to 0-based (-1), as the reference. A COCO-format
+json of the gts is written to `<cache_dir>/` so that COCOeval evaluates VOC too (difficult objects become
+`iscrowd` ignore regions there, which matches VOC's "difficult are neither TP nor FP").
+"""
+import logging
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import List
+
+from lib.dataset.coco_json import write_json_atomic
+from lib.dataset.errors import DatasetError, ProblemTally
+from lib.dataset.image_io import check_image
+from lib.dataset.roidb import Dataset, ImageRecord
+
+LOG = logging.getLogger(__name__)
+
+VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+               "tvmonitor")
+
+
+@dataclass
+class VocObject:
+    """One <object>: lower-cased name, [x1, y1, x2, y2] 0-based inclusive pixels as written minus 1."""
+    name: str
+    box: List[float]
+    difficult: bool
+
+
+@dataclass
+class VocAnnotation:
+    """One parsed VOC XML file: image file name, size in px and objects."""
+    filename: str
+    width: int
+    height: int
+    objects: List[VocObject]
+
+
+def _number(node, tag, path):
+    """float(text of child `tag`) or DatasetError naming the file."""
+    child = node.find(tag) if node is not None else None
+    try:
+        return float(child.text)
+    except (AttributeError, TypeError, ValueError):
+        raise DatasetError("annotation file %s: missing or non-numeric <%s>" % (path, tag)) from None
+
+
+def _parse_object(obj, path):
+    name = obj.findtext("name")
+    if not name or not name.strip():
+        raise DatasetError("annotation file %s: <object> without <name>" % path)
+    bndbox = obj.find("bndbox")
+    box = [_number(bndbox, tag, path) - 1.0 for tag in ("xmin", "ymin", "xmax", "ymax")]
+    difficult = (obj.findtext("difficult") or "0").strip() == "1"
+    return VocObject(name=name.strip().lower(), box=box, difficult=difficult)
+
+
+def parse_voc_xml(path, text=None):
+    """Parse a VOC XML annotation file into a VocAnnotation; DatasetError naming the file when malformed.
+
+    text: the file's content when it is not on disk (e.g. read from an archive); `path` then only names it.
+    """
+    try:
+        root = ET.fromstring(text) if text is not None else ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise DatasetError("annotation file not found: %s" % path) from None
+    except ET.ParseError as e:
+        raise DatasetError("annotation file %s: malformed XML (%s)" % (path, e)) from None
+    size = root.find("size")
+    width, height = int(_number(size, "width", path)), int(_number(size, "height", path))
+    if width <= 0 or height <= 0:
+        raise DatasetError("annotation file %s: image size %dx%d is not positive" % (path, width, height))
+    objects = [_parse_object(obj, path) for obj in root.findall("object")]
+    return VocAnnotation(filename=root.findtext("filename") or "", width=width, height=height, objects=objects)
+
+
+def clip_voc_box(box, width, height):
+    """Clip a 0-based inclusive box to the image. Returns (box or None, status) like `coco.coco_box`.
+
+    status: "ok", "clipped", "degenerate" (x2 < x1 or y2 < y1 as written) or "outside" (nothing inside).
+    """
+    x1, y1, x2, y2 = box
+    if x2 < x1 or y2 < y1:
+        return None, "degenerate"
+    clipped = [max(0.0, x1), max(0.0, y1), min(width - 1.0, x2), min(height - 1.0, y2)]
+    if clipped[2] < clipped[0] or clipped[3] < clipped[1]:
+        return None, "outside"
+    return clipped, "ok" if clipped == list(box) else "clipped"
+
+
+_BOX_PROBLEMS = {"clipped": "clipped {} boxes to the image", "degenerate": "dropped {} zero/negative-area boxes",
+                 "outside": "dropped {} boxes outside the image"}
+
+
+def voc_gts(ann, class_to_id, tally):
+    """(boxes, classes, difficult boxes+classes) of one annotation: known classes, clipped, 0-based.
+
+    class_to_id maps a lower-case object name to a contiguous class id 1..K.
+    """
+    boxes, classes, difficult = [], [], []
+    for obj in ann.objects:
+        if obj.name not in class_to_id:
+            tally.warn("dropped {} boxes of unknown categories")
+            continue
+        box, status = clip_voc_box(obj.box, ann.width, ann.height)
+        if status != "ok":
+            tally.warn(_BOX_PROBLEMS[status])
+        if box is None:
+            continue
+        if obj.difficult:
+            tally.note("excluded {} difficult objects")
+            difficult.append((box, class_to_id[obj.name]))
+            continue
+        boxes.append(box)
+        classes.append(class_to_id[obj.name])
+    return boxes, classes, difficult
+
+
+def coco_annotations(image_id, boxes, classes, first_id, iscrowd=0):
+    """COCO annotation dicts for inclusive boxes: bbox [x1, y1, x2 - x1 + 1, y2 - y1 + 1], ids from first_id."""
+    anns = []
+    for k, (box, cls) in enumerate(zip(boxes, classes)):
+        w, h = box[2] - box[0] + 1.0, box[3] - box[1] + 1.0
+        anns.append({"id": first_id + k, "image_id": image_id, "category_id": int(cls),
+                     "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h, "iscrowd": iscrowd})
+    return anns
+
+
+def _split_ids(voc_dir, split):
+    """Image ids listed in ImageSets/Main/<split>.txt."""
+    path = os.path.join(voc_dir, "ImageSets", "Main", split + ".txt")
+    if not os.path.isfile(path):
+        raise DatasetError("image set file not found: %s" % path)
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
+def _parse_image_set(image_set):
+    year, sep, split = image_set.partition("_")
+    if not sep or not year or not split:
+        raise DatasetError("VOC image set %r: expected <year>_<split>, e.g. 2007_trainval" % image_set)
+    return year, split
+
+
+def load_pascal_voc(dataset_path, image_set, cache_dir, verify_images=False):
+    """Load one VOC image set such as "2007_trainval" into a Dataset named "voc_2007_trainval".
+
+    Every listed image is kept (also those whose objects are all difficult). The gts, plus difficult objects
+    as iscrowd, are written to `<cache_dir>/voc_<year>_<split>_gt.json` (the Dataset's annotation_file).
+    """
+    year, split = _parse_image_set(image_set)
+    voc_dir = os.path.join(dataset_path, "VOC" + year)
+    name = "voc_%s_%s" % (year, split)
+    class_to_id = {c: k + 1 for k, c in enumerate(VOC_CLASSES)}
+    tally = ProblemTally(name)
+    records, json_images, json_anns = [], [], []
+    for stem in _split_ids(voc_dir, split):
+        ann = parse_voc_xml(os.path.join(voc_dir, "Annotations", stem + ".xml"))
+        image = os.path.join(voc_dir, "JPEGImages", stem + ".jpg")
+        if not os.path.isfile(image):
+            raise DatasetError("image file not found: %s" % image)
+        if verify_images:
+            check_image(image, ann.width, ann.height)
+        boxes, classes, difficult = voc_gts(ann, class_to_id, tally)
+        records.append(ImageRecord(image=image, width=ann.width, height=ann.height, boxes=boxes,
+                                   classes=classes, image_id=stem))
+        json_images.append({"id": stem, "file_name": stem + ".jpg", "width": ann.width, "height": ann.height})
+        json_anns += coco_annotations(stem, boxes, classes, len(json_anns) + 1)
+        json_anns += coco_annotations(stem, [b for b, _ in difficult], [c for _, c in difficult],
+                                      len(json_anns) + 1, iscrowd=1)
+    tally.report(LOG)
+    categories = [{"id": k + 1, "name": c, "supercategory": "voc"} for k, c in enumerate(VOC_CLASSES)]
+    json_file = os.path.join(cache_dir, name + "_gt.json")
+    write_json_atomic({"images": json_images, "annotations": json_anns, "categories": categories}, json_file)
+    return Dataset(name=name, records=records, class_names=["__background__"] + list(VOC_CLASSES),
+                   category_ids=[None] + list(range(1, len(VOC_CLASSES) + 1)), annotation_file=json_file)
