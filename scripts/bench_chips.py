@@ -9,6 +9,7 @@ takes about 4.6 ms per COCO-sized image with proposals on one core of the develo
 """
 import argparse
 import glob
+import json
 import os
 import sys
 import time
@@ -21,35 +22,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from lib.chips import draw_stride, sample_chips, sample_negatives  # noqa: E402
+from lib.chips.synthetic import random_boxes, synthetic_proposals  # noqa: E402
 
 SCALES = (3.0, 1.667, 512.0)
 VALID_RANGES = ((-1, 80), (32, 150), (120, -1))
 REFERENCE_MS = 4.6
-
-
-def random_boxes(rng, n, width, height, lo=6.0, hi=400.0):
-    """(n, 4) boxes of log-uniform sqrt area in [lo, hi] px, aspect ratio 0.5..2, inside the image."""
-    side = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
-    ratio = np.exp(rng.uniform(np.log(0.5), np.log(2.0), n))
-    w = np.minimum(side * np.sqrt(ratio), width - 1)
-    h = np.minimum(side / np.sqrt(ratio), height - 1)
-    x1 = rng.uniform(0, width - w)
-    y1 = rng.uniform(0, height - h)
-    return np.floor(np.stack([x1, y1, x1 + w, y1 + h], axis=1))
-
-
-def synthetic_proposals(rng, gts, n, width, height):
-    """(n, 4): half jittered copies of the gts (an RPN fires around objects), half random boxes."""
-    n_jit = n // 2 if len(gts) else 0
-    base = gts[rng.integers(0, len(gts), n_jit)] if n_jit else np.zeros((0, 4))
-    wh = np.stack([base[:, 2] - base[:, 0], base[:, 3] - base[:, 1]], axis=1)
-    jitter = rng.normal(0, 0.15, (n_jit, 4)) * np.concatenate([wh, wh], axis=1)
-    jittered = base + jitter
-    boxes = np.concatenate([jittered, random_boxes(rng, n - n_jit, width, height)], axis=0)
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width - 1)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height - 1)
-    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
-    return boxes.astype(np.float32)
 
 
 def coco_like(seed, n_images):
@@ -71,11 +48,21 @@ def _voc_boxes(text):
     return int(size.find("width").text), int(size.find("height").text), np.array(boxes, np.float32)
 
 
+def _coco_boxes(json_file):
+    data = json.load(open(json_file))
+    boxes = {img["id"]: [] for img in data["images"]}
+    for ann in data["annotations"]:
+        x, y, w, h = ann["bbox"]
+        boxes[ann["image_id"]].append([x, y, x + max(w - 1, 0), y + max(h - 1, 0)])
+    return [(img["file_name"], img["width"], img["height"], np.array(boxes[img["id"]], np.float32).reshape(-1, 4))
+            for img in data["images"]]
+
+
 def deepforest_annotations():
-    """[(name, width, height, boxes)] from data/deepforest/**/*.xml or the wheel; [] when neither exists."""
-    xmls = sorted(glob.glob(os.path.join(ROOT, "data", "deepforest", "**", "*.xml"), recursive=True))
-    if xmls:
-        return [(os.path.basename(p),) + _voc_boxes(open(p).read()) for p in xmls]
+    """[(name, width, height, boxes)] from data/deepforest (COCO layout) or the wheel's VOC xml; [] if neither."""
+    jsons = sorted(glob.glob(os.path.join(ROOT, "data", "deepforest", "annotations", "instances_*.json")))
+    if jsons:
+        return [image for path in jsons for image in _coco_boxes(path)]
     wheels = sorted(glob.glob(os.path.join(ROOT, "data", "cache", "wheels", "deepforest-*.whl")))
     if not wheels:
         return []
