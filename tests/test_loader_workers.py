@@ -113,3 +113,33 @@ def test_break_and_interrupt_stop_the_workers(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
     assert all(gone(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_batch_indices_select_batches_in_the_given_order(tmp_path, workers):
+    records, cfg, ep = small_setup(tmp_path, num_batches=5)
+    everything = collect(ChipLoader(records, cfg, ep))
+    cfg.TRAIN.NUM_PROCESS = workers
+    loader = ChipLoader(records, cfg, ep, batch_indices=[4, 1, 3])
+    assert len(loader) == 3
+    for got, want in zip(collect(loader), [4, 1, 3]):
+        np.testing.assert_array_equal(got["data"], everything[want]["data"])
+        np.testing.assert_array_equal(got["rpn_label"], everything[want]["rpn_label"])
+    assert collect(ChipLoader(records, cfg, ep, batch_indices=[])) == []
+    with pytest.raises(ValueError, match="batch_indices"):
+        ChipLoader(records, cfg, ep, batch_indices=[5])
+
+
+def test_stalled_workers_time_out(tmp_path):
+    records, cfg, ep = small_setup(tmp_path, num_batches=40)
+    cfg.TRAIN.NUM_PROCESS = 2
+    loader = ChipLoader(records, cfg, ep, timeout=1.0)
+    iterator = iter(loader)
+    next(iterator)
+    pids = list(loader.worker_pids)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    with pytest.raises(LoaderError, match="no batch from 2 workers in 1 s"):
+        for _ in iterator:
+            pass
+    assert all(gone(pid) for pid in pids)
