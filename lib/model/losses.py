@@ -1,0 +1,82 @@
+"""SNIPER losses with the reference's normalisations (§5.2, §5.3, §5.8), unscaled (the trainer applies
+any fp16 loss scale).
+
+With B the chips in the batch (per device), the total is
+    rpn_cls  = mean CE over anchors with label != -1           (SoftmaxOutput, normalization 'valid')
+  + rpn_l1   = 3 * sum(w * smoothL1(pred - target)) / (B * RPN_BATCH_SIZE)
+  + rcnn_cls = mean CE over rois with label != -1              (ResNet: 'valid')
+               or sum CE / (300 * B)                           (MobileNetV2: 'null' with 1/(300 B))
+  + rcnn_l1  = sum(w * smoothL1(pred - target)) / (188 * B)
+smooth L1 with sigma 1: 0.5 x^2 if |x| < 1 else |x| - 0.5. The reference writes 1/(188*16) with a literal
+16 (its BATCH_IMAGES); here B is the actual batch, so B = 16 reproduces it and smaller CPU batches keep
+the same per-chip weight. B is read from the batch, not the config.
+"""
+from mxnet import gluon
+
+RCNN_L1_DENOMINATOR = 188.0
+RPN_L1_FACTOR = 3.0
+LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rcnn_cls_loss", "rcnn_l1_loss",
+                "rpn_cls_prob", "rpn_label", "rcnn_cls_prob", "rcnn_label")
+
+
+def batch_size(F, labels):
+    """(B, ...) -> (1,) float: B, computed in the graph."""
+    first = F.slice_axis(F.reshape(labels, (0, -1)), axis=1, begin=0, end=1)
+    return F.sum(F.ones_like(first), axis=(0, 1), keepdims=False)
+
+
+def masked_ce(F, log_prob, labels, axis):
+    """Summed CE over entries with label != -1, and their count. log_prob has classes on `axis`."""
+    valid = labels != -1
+    picked = F.pick(log_prob, F.relu(labels), axis=axis)
+    return -F.sum(picked * valid), F.sum(valid)
+
+
+def smooth_l1_sum(F, pred, target, weight):
+    """sum(weight * smoothL1(pred - target)), sigma 1 -> (1,)."""
+    return F.sum(weight * F.smooth_l1(pred - target, scalar=1.0))
+
+
+class SNIPERLoss(gluon.HybridBlock):
+    """Losses from the training outputs (sniper.TRAIN_OUTPUTS) and the loader's RPN targets.
+
+    Inputs: rpn_cls_score (B, 2, N), rpn_bbox_pred (B, 4A, fh, fw), rcnn_cls_score (B, R, K),
+    rcnn_bbox_pred (B, R, 4), rcnn_label (B, R), rcnn_bbox_target, rcnn_bbox_weight (B, R, 4),
+    rpn_label (B, N), rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
+    Returns LOSS_OUTPUTS: total (1,), the four components (1,) each, then for metrics rpn_cls_prob
+    (B, 2, N), rpn_label (B, N), rcnn_cls_prob (B, R, K), rcnn_label (B, R) (no gradient through these).
+    """
+
+    def __init__(self, rpn_batch_size=256, rcnn_cls_norm="valid", num_rois=300, **kwargs):
+        super().__init__(**kwargs)
+        if rcnn_cls_norm not in ("valid", "rois"):
+            raise ValueError("rcnn_cls_norm must be 'valid' or 'rois', got %r" % rcnn_cls_norm)
+        self._rpn_batch, self._rcnn_norm, self._num_rois = rpn_batch_size, rcnn_cls_norm, num_rois
+
+    def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rcnn_cls_score, rcnn_bbox_pred, rcnn_label,
+                       rcnn_bbox_target, rcnn_bbox_weight, rpn_label, rpn_bbox_target, rpn_bbox_weight):
+        images = batch_size(F, rpn_label)
+        ce, count = masked_ce(F, F.log_softmax(rpn_cls_score, axis=1), rpn_label, axis=1)
+        rpn_cls = ce / F.maximum(count, 1.0)
+        rpn_l1 = smooth_l1_sum(F, rpn_bbox_pred, rpn_bbox_target, rpn_bbox_weight) * RPN_L1_FACTOR \
+            / (images * self._rpn_batch)
+        ce, count = masked_ce(F, F.log_softmax(rcnn_cls_score, axis=-1), rcnn_label, axis=-1)
+        rcnn_cls = ce / (F.maximum(count, 1.0) if self._rcnn_norm == "valid" else images * self._num_rois)
+        rcnn_l1 = smooth_l1_sum(F, rcnn_bbox_pred, rcnn_bbox_target, rcnn_bbox_weight) \
+            / (images * RCNN_L1_DENOMINATOR)
+        total = rpn_cls + rpn_l1 + rcnn_cls + rcnn_l1
+        metrics = (F.softmax(rpn_cls_score, axis=1), rpn_label, F.softmax(rcnn_cls_score, axis=-1), rcnn_label)
+        return (total, rpn_cls, rpn_l1, rcnn_cls, rcnn_l1) + tuple(F.stop_gradient(m) for m in metrics)
+
+
+def build_loss(cfg):
+    """SNIPERLoss for the config: RPN_BATCH_SIZE, and the MobileNetV2 variant's rcnn CE normalisation."""
+    norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
+    return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
+
+
+def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight):
+    """The SNIPERLoss arguments from a sniper.TrainOutput and the loader's RPN targets."""
+    return (outputs.rpn_cls_score, outputs.rpn_bbox_pred, outputs.rcnn_cls_score, outputs.rcnn_bbox_pred,
+            outputs.rcnn_label, outputs.rcnn_bbox_target, outputs.rcnn_bbox_weight,
+            rpn_label, rpn_bbox_target, rpn_bbox_weight)

@@ -1,0 +1,88 @@
+"""The training proposal-target layer on hand-made proposals and gts (reference §5.5)."""
+import mxnet as mx
+import numpy as np
+import pytest
+
+from lib.data.anchors import generate_base_anchors
+from lib.model.proposal_target import ProposalTarget
+
+SCALES, RATIOS, A, GRID, CHIP = (2, 4, 7, 10, 13, 16, 24), (0.5, 1, 2), 21, 4, 64
+SQUARE32 = 7  # ratio 1, scale 2: a 32x32 anchor (-8, -8, 23, 23) around cell (0, 0)
+P1, P2, P3 = (8, 8, 39, 39), (24, 8, 55, 39), (8, 24, 39, 55)
+GT_IN = (8, 8, 39, 39, 2)      # area 961: inside the (0, 35) range
+GT_OUT = (20, 4, 60, 44, 3)    # area 1600 > 35^2: never appended, but still labels rois
+
+
+def cell(a, y, x):
+    return a * GRID * GRID + y * GRID + x
+
+
+def hand_made_rpn():
+    """RPN outputs whose only valid proposals are P1 (0.9), a duplicate of P1 (0.85), P2 (0.8), P3 (0.7).
+
+    Every other anchor is decoded to a 1x1 box (invalid: both sides < 3).
+    """
+    base = generate_base_anchors(16, RATIOS, SCALES)
+    widths, heights = base[:, 2] - base[:, 0] + 1, base[:, 3] - base[:, 1] + 1
+    prob = np.zeros((2, A * GRID * GRID), np.float32)
+    deltas = np.zeros((4 * A, GRID, GRID), np.float32)
+    deltas[2::4] = np.log(1.0 / widths)[:, None, None]
+    deltas[3::4] = np.log(1.0 / heights)[:, None, None]
+    for (y, x), score, shift in (((1, 1), 0.9, 0), ((0, 0), 0.85, 0.5), ((1, 2), 0.8, 0), ((2, 1), 0.7, 0)):
+        prob[1, cell(SQUARE32, y, x)] = score
+        deltas[4 * SQUARE32:4 * SQUARE32 + 4, y, x] = [shift, shift, 0, 0]
+    prob[0] = 1 - prob[1]
+    return np.stack([prob, prob]), np.stack([deltas, deltas])
+
+
+@pytest.fixture(scope="module")
+def targets():
+    layer = ProposalTarget(16, SCALES, RATIOS, num_rois=300, max_gts=4)
+    layer.initialize()
+    layer.hybridize()
+    prob, deltas = hand_made_rpn()
+    gts = -np.ones((2, 4, 5), np.float32)
+    gts[:, 0], gts[:, 1] = GT_IN, GT_OUT
+    ranges = np.array([[0, 35], [32, 64]], np.float32)  # chip 2: lo^2 = 1024 > every proposal's 961
+    im_info = np.array([[CHIP, CHIP, 1], [CHIP, CHIP, 1]], np.float32)
+    outs = layer(*[mx.nd.array(x) for x in (prob, deltas, im_info, gts, ranges)])
+    return [o.asnumpy() for o in outs]
+
+
+def test_proposals_are_nms_survivors_by_score(targets):
+    rois = targets[0]
+    np.testing.assert_allclose(rois[0, :3], [P1, P2, P3])  # the duplicate of P1 was suppressed
+
+
+def test_empty_slots_hold_dummies_and_in_range_gts_are_appended(targets):
+    rois = targets[0]
+    np.testing.assert_allclose(rois[0, 3], [3, 3, 203, 203])
+    np.testing.assert_allclose(rois[0, 296], [96, 96, 296, 296])  # G = 2: slots 298, 299 take the gts
+    np.testing.assert_allclose(rois[0, 298], GT_IN[:4])
+    np.testing.assert_allclose(rois[0, 299], [99, 99, 299, 299])  # the out-of-range gt is not appended
+
+
+def test_labels(targets):
+    labels = targets[1]
+    np.testing.assert_array_equal(labels[0, :3], [2, 3, 0])  # P2 takes the out-of-range gt (IoU 0.67)
+    assert labels[0, 298] == 2
+    assert (labels[0, 3:298] == -1).all() and labels[0, 299] == -1  # dummies lie outside the range
+    # chip 2 (range 32-64): no proposal in range, GT_IN below lo, dummies above hi; GT_OUT fits here
+    assert (labels[1, :299] == -1).all() and labels[1, 299] == 3
+
+
+def test_chip_range_decides_which_gts_are_appended(targets):
+    np.testing.assert_allclose(targets[0][1, 298], [98, 98, 298, 298])
+    np.testing.assert_allclose(targets[0][1, 299], GT_OUT[:4])
+
+
+def test_targets_and_weights(targets):
+    bbox_targets, weights = targets[2], targets[3]
+    # P2 against GT_OUT: roi centre x1 + 0.5 (w - 1), gt centre x1 + 0.5 w (the op's quirk); / stds
+    d = (20 + 0.5 * 41 - (24 + 0.5 * 31)) / 32
+    np.testing.assert_allclose(bbox_targets[0, 1], [d / 0.1, (4 + 20.5 - 23.5) / 32 / 0.1,
+                                                    np.log(41 / 32) / 0.2, np.log(41 / 32) / 0.2], rtol=1e-5)
+    np.testing.assert_allclose(bbox_targets[0, 0], [0.5 / 32 / 0.1, 0.5 / 32 / 0.1, 0, 0], atol=1e-5)
+    np.testing.assert_array_equal(weights[0, :, 0] > 0, targets[1][0] > 0)
+    assert (bbox_targets[0][targets[1][0] <= 0] == 0).all()
+    assert weights[1, :299].sum() == 0 and (weights[1, 299] == 1).all()
