@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lib.chips.generator import candidate_chips, containment_matrix, generate_chips, greedy_cover
+from lib.chips.generator import Containment, candidate_chips, containment_matrix, generate_chips, greedy_cover
 from lib.utils.boxes import containment
 
 C, S = 512, 56
@@ -74,7 +74,7 @@ def test_one_side_longer_small_boxes_ties_broken_by_shuffle():
     for seed in range(40):
         chips = generate_chips(boxes, 700, 400, C, S, seed)
         assert len(chips) == 2
-        assert containment_matrix(chips, boxes).any(axis=0).all()
+        assert containment_matrix(chips, boxes).any(axis=1).all()
         outcomes.update(_rows(chips))
     assert (0, 0, 512, 399) in outcomes and (188, 0, 699, 399) in outcomes
 
@@ -110,18 +110,27 @@ def test_boxes_on_and_beyond_the_border_are_clipped_then_covered():
     boxes = np.array([[0, 0, 10, 10], [990, 990, 1100, 1100], [0, 950, 20, 999]], float)
     chips = generate_chips(boxes, 1000, 1000, C, S, 3)
     clipped = np.minimum(boxes, 999)
-    assert containment_matrix(chips, clipped).any(axis=0).all()
+    assert containment_matrix(chips, clipped).any(axis=1).all()
     assert chips.min() >= 0 and chips[:, 2].max() <= 999 and chips[:, 3].max() <= 999
 
 
+def _plain(holds):
+    """A Containment for an explicit (K, N) 'candidate k holds box n' matrix (one interval per candidate)."""
+    inside = Containment.__new__(Containment)
+    inside.in_x, inside.in_y = holds.T.copy(), np.ones((holds.shape[1], 1), bool)
+    inside.x_index, inside.y_index = np.arange(holds.shape[0]), np.zeros(holds.shape[0], np.int64)
+    return inside
+
+
 def test_greedy_cover_most_uncovered_first_and_ties_to_first_row():
-    contains = np.array([[1, 1, 0, 0, 0],
-                         [0, 1, 1, 1, 0],
-                         [1, 0, 0, 0, 1],
-                         [0, 0, 0, 0, 0]], bool)
-    assert greedy_cover(contains) == [1, 2]
-    assert greedy_cover(np.array([[1, 0], [1, 0], [0, 1]], bool)) == [0, 2]
-    assert greedy_cover(np.zeros((3, 0), bool)) == []
+    holds = np.array([[1, 1, 0, 0, 0],  # candidate k (row) holds box n (column)
+                      [0, 1, 1, 1, 0],
+                      [1, 0, 0, 0, 1],
+                      [0, 0, 0, 0, 0]], bool)
+    assert greedy_cover(_plain(holds)) == [1, 2]
+    assert greedy_cover(_plain(np.array([[1, 0], [1, 0], [0, 1]], bool))) == [0, 2]
+    assert greedy_cover(_plain(np.zeros((3, 0), bool))) == []
+    assert greedy_cover(_plain(np.zeros((0, 3), bool))) == []
 
 
 def test_containment_matrix_equals_intersection_over_area_is_one():
@@ -131,7 +140,7 @@ def test_containment_matrix_equals_intersection_over_area_is_one():
     wh = rng.uniform(0, 300, (300, 2)) * rng.choice([1.0, 0.0], (300, 1))
     boxes = np.concatenate([xy, xy + wh], axis=1)
     boxes = np.concatenate([boxes, cands[:20]])  # boxes equal to chips: exactly on every edge
-    assert np.array_equal(containment_matrix(cands, boxes), containment(boxes, cands).T == 1.0)
+    assert np.array_equal(containment_matrix(cands, boxes), containment(boxes, cands) == 1.0)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -158,8 +167,8 @@ def test_properties_on_random_inputs(seed):
     clipped = boxes.copy()
     clipped[:, 0::2] = np.minimum(clipped[:, 0::2], W - 1)
     clipped[:, 1::2] = np.minimum(clipped[:, 1::2], H - 1)
-    fits_some = containment_matrix(candidate_chips(W, H, C, S), clipped).any(axis=0)
-    covered = containment_matrix(chips, clipped).any(axis=0) if len(chips) else np.zeros(n, bool)
+    fits_some = containment_matrix(candidate_chips(W, H, C, S), clipped).any(axis=1)
+    covered = containment_matrix(chips, clipped).any(axis=1) if len(chips) else np.zeros(n, bool)
     assert np.array_equal(covered, fits_some)  # every box that fits a candidate is covered, no other
     assert len(chips) <= n
     if len(chips):

@@ -121,7 +121,7 @@ def test_properties_on_random_images(seed, scales):
         wanted = chip_mask(stats, i, 3, RANGES[i], s, 512, stride)
         scaled = np.minimum(gts[wanted] * s, [int(W * s) - 1, int(H * s) - 1] * 2)
         inside = containment_matrix(np.round(chip_boxes), scaled)
-        assert inside.any(axis=0).all()  # every gt that fits and is valid is fully inside a chip
+        assert inside.any(axis=1).all()  # every gt that fits and is valid is fully inside a chip
         # negatives never placed by proposals that a positive chip of that scale covers
         for neg in _by_scale(chips.negative, i):
             placed = props[neg.proposal_index]

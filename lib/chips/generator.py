@@ -35,40 +35,64 @@ def candidate_chips(width, height, chip_size, stride):
 
 
 def _axis_containment(lo, hi, box_lo, box_hi):
-    """Which boxes fit in which interval along one axis. (U,), (U,), (N,), (N,) -> (U, N) bool."""
-    return (box_lo[None, :] >= lo[:, None]) & (box_hi[None, :] <= hi[:, None])
+    """Which boxes fit in which interval along one axis. (U,), (U,), (N,), (N,) -> (N, U) bool."""
+    return (box_lo[:, None] >= lo[None, :]) & (box_hi[:, None] <= hi[None, :])
+
+
+def _interval_index(lo, hi):
+    """Distinct (lo, hi) integer intervals and each row's index into them. (K,), (K,) -> (U,), (U,), (K,)."""
+    keys = (lo.astype(np.int64) << 32) + (hi.astype(np.int64) - lo.astype(np.int64))
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq >> 32, (uniq >> 32) + (uniq & 0xFFFFFFFF), inverse.reshape(-1)
+
+
+class Containment:
+    """Which boxes lie fully inside which candidates, factorised by axis (candidates share few intervals).
+
+    in_x: (N, Ux) bool, box n inside distinct x interval u; in_y: (N, Uy) likewise;
+    x_index, y_index: (K,) each candidate's x and y interval. Box n is inside candidate k iff
+    in_x[n, x_index[k]] and in_y[n, y_index[k]]: the reference's `intersection / area(box) == 1` (+1 convention).
+    """
+
+    def __init__(self, chips, boxes):
+        x_lo, x_hi, self.x_index = _interval_index(chips[:, 0], chips[:, 2])
+        y_lo, y_hi, self.y_index = _interval_index(chips[:, 1], chips[:, 3])
+        self.in_x = _axis_containment(x_lo, x_hi, boxes[:, 0], boxes[:, 2])
+        self.in_y = _axis_containment(y_lo, y_hi, boxes[:, 1], boxes[:, 3])
+
+    def matrix(self):
+        """(N, K) bool: box n inside candidate k."""
+        return self.in_x[:, self.x_index] & self.in_y[:, self.y_index]
 
 
 def containment_matrix(chips, boxes):
-    """Full containment: chips (K, 4), boxes (N, 4) -> (K, N) bool, True where box n lies inside chip k.
+    """Full containment of boxes (N, 4) in integer-valued chips (K, 4) -> (N, K) bool."""
+    return Containment(chips, boxes).matrix()
 
-    Equal to the reference's `intersection / area(box) == 1` (+1 convention). Candidates share few distinct x
-    and y intervals, so each axis is tested once per distinct interval and the results are gathered.
+
+def _counts(in_x, in_y, x_index, y_index):
+    """(K,) number of the given boxes inside each candidate: (Ux, Uy) pair counts gathered per candidate."""
+    return (in_x.T @ in_y)[x_index, y_index]
+
+
+def greedy_cover(inside):
+    """Greedy set cover on a `Containment` -> picked candidate indices, in picking order.
+
+    Each step takes the candidate with the strictly largest number of still-uncovered boxes (the first one
+    wins ties) and stops when that number is 0; boxes that no candidate holds stay uncovered. Counts are
+    float32 pair counts (exact below 2**24 boxes), updated with the boxes each pick removes.
     """
-    ux, x_inv = np.unique(chips[:, [0, 2]], axis=0, return_inverse=True)
-    uy, y_inv = np.unique(chips[:, [1, 3]], axis=0, return_inverse=True)
-    in_x = _axis_containment(ux[:, 0], ux[:, 1], boxes[:, 0], boxes[:, 2])
-    in_y = _axis_containment(uy[:, 0], uy[:, 1], boxes[:, 1], boxes[:, 3])
-    return in_x[x_inv.reshape(-1)] & in_y[y_inv.reshape(-1)]
-
-
-def greedy_cover(contains):
-    """Greedy set cover on a (K, N) bool matrix -> list of picked row indices, in picking order.
-
-    Each step takes the row with the strictly largest number of still-uncovered columns (the first row wins
-    ties) and stops when that number is 0; columns that no row holds stay uncovered.
-    """
-    contains = contains.copy()
-    counts = contains.sum(axis=1)
+    in_x, in_y = inside.in_x.astype(np.float32), inside.in_y.astype(np.float32)
+    counts = _counts(in_x, in_y, inside.x_index, inside.y_index)
     picked = []
     while len(counts):
         best = int(np.argmax(counts))
-        if counts[best] == 0:
+        if counts[best] < 0.5:
             break
         picked.append(best)
-        cols = np.flatnonzero(contains[best])
-        counts -= contains[:, cols].sum(axis=1)
-        contains[:, cols] = False
+        rows = np.flatnonzero(in_x[:, inside.x_index[best]] * in_y[:, inside.y_index[best]])
+        counts -= _counts(in_x[rows], in_y[rows], inside.x_index, inside.y_index)
+        in_x[rows] = 0.0
     return picked
 
 
@@ -87,5 +111,5 @@ def generate_chips(boxes, width, height, chip_size, stride, rng=None):
     boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height - 1)
     candidates = candidate_chips(width, height, chip_size, stride)
     candidates = candidates[as_rng(rng).permutation(len(candidates))]
-    picked = greedy_cover(containment_matrix(candidates, boxes))
+    picked = greedy_cover(Containment(candidates, boxes))
     return candidates[picked].astype(np.float32).reshape(-1, 4)
