@@ -9,7 +9,6 @@ RNG_SEED. Negative chips need proposals: with TRAIN.USE_NEG_CHIPS they are read 
 <proposal_path>/<dataset name>_rpn.pkl when it exists. Flipped copies are left out (same statistics).
 """
 import argparse
-import json
 import logging
 import os
 import sys

@@ -47,7 +47,8 @@ def _interval_index(lo, hi):
 
 
 class Containment:
-    """Which boxes lie fully inside which candidates, factorised by axis (candidates share few intervals).
+    """Which boxes (N, 4) lie fully inside which integer-valued candidates (K, 4), factorised by axis
+    (candidates share few distinct x and y intervals).
 
     in_x: (N, Ux) bool, box n inside distinct x interval u; in_y: (N, Uy) likewise;
     x_index, y_index: (K,) each candidate's x and y interval. Box n is inside candidate k iff
