@@ -48,3 +48,22 @@ class RunningMetrics:
     def values(self):
         """OrderedDict name -> value for metrics that saw data."""
         return OrderedDict((n, self.num[n] / self.den[n]) for n in self.names if self.den[n])
+
+
+def update_metrics(metrics, losses, rpn_batch_size, rcnn_l1_denominator=188.0):
+    """Add one device's loss outputs (dict of NDArrays, lib.model.losses.LOSS_OUTPUTS) to `metrics`.
+
+    The L1 metrics are the summed smooth-L1 over the count of non-ignored labels, as the reference's
+    RPNL1Loss / RCNNL1LossCRCNN; the sums are recovered from the normalised loss terms.
+    """
+    rpn_label = losses["rpn_label"].asnumpy()
+    images = rpn_label.shape[0]
+    rpn_prob = losses["rpn_cls_prob"].asnumpy().transpose(0, 2, 1).reshape(-1, 2)
+    rpn_l1_sum = float(losses["rpn_l1_loss"].asscalar()) * images * rpn_batch_size / 3.0
+    metrics.add_classification("RPN", rpn_prob, rpn_label, rpn_l1_sum)
+    if "rcnn_label" in losses:
+        rcnn_label = losses["rcnn_label"].asnumpy()
+        rcnn_prob = losses["rcnn_cls_prob"].asnumpy()
+        rcnn_prob = rcnn_prob.reshape(-1, rcnn_prob.shape[-1])
+        rcnn_l1_sum = float(losses["rcnn_l1_loss"].asscalar()) * images * rcnn_l1_denominator
+        metrics.add_classification("RCNN", rcnn_prob, rcnn_label, rcnn_l1_sum)

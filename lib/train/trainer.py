@@ -14,14 +14,16 @@ from tqdm import tqdm
 
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from lib.model.losses import SNIPERLoss
-from lib.model.sniper import build_sniper, configure_params, load_pretrained
+from lib.model.losses import LOSS_OUTPUTS, build_loss, loss_inputs
+from lib.model.params import configure_params, initialize_sniper
+from lib.model.sniper import TrainOutput, build_sniper
 from lib.train.checkpoint import latest_checkpoint, output_dir, save_checkpoint
 from lib.train.devices import parse_contexts, split_batch
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
-from lib.train.metrics import RunningMetrics
+from lib.train.metrics import RunningMetrics, update_metrics
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
+from lib.train.pretrained import load_pretrained
 from lib.train.records import training_records
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ def create_kvstore(cfg, contexts):
 def build_network(cfg, contexts, kvstore):
     """The training network on `contexts`, initialised (pretrained weights when configured) and hybridized."""
     net = build_sniper(cfg, train=True)
-    net.initialize(ctx=contexts)
-    load_pretrained(net, cfg, contexts)
+    initialize_sniper(net, ctx=contexts)
+    load_pretrained(net, cfg)
     configure_params(net, cfg)
     net.hybridize(static_alloc=True, static_shape=True)
     return net
@@ -83,7 +85,8 @@ class Session:
         self.folder = output_dir(cfg)
         self.records, self.class_names = training_records(cfg)
         self.net = build_network(cfg, self.contexts, self.kvstore)
-        self.loss = SNIPERLoss(cfg)
+        self.loss = build_loss(cfg)
+        self.loss.hybridize(static_alloc=True)
         self.scaler = LossScaler.from_config(cfg)
         self.devices_total = len(self.contexts) * self.num_workers
         first = build_epoch(self.records, cfg, cfg.TRAIN.begin_epoch, self.devices_total)
@@ -113,16 +116,21 @@ class Session:
         """This worker's share of the epoch's batches, from `start_batch` on (the whole epoch on one worker)."""
         return [b for b in range(start_batch, epoch_chips.num_batches) if b % self.num_workers == self.rank]
 
+    def _device_losses(self, part):
+        """One device's loss outputs: dict LOSS_OUTPUTS name -> NDArray."""
+        outputs = TrainOutput(*self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"]))
+        args = loss_inputs(outputs, part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
+        return dict(zip(LOSS_OUTPUTS, self.loss(*args)))
+
     def _step(self, batch, iteration, metrics):
         parts = split_batch(batch, self.contexts)
         with autograd.record():
-            results = [self.loss(self.net(p["data"], p["im_info"], p["gt_boxes"], p["valid_ranges"]), p)
-                       for p in parts]
+            results = [self._device_losses(p) for p in parts]
             scaled = [r["total"] * self.scaler.scale for r in results]
         autograd.backward(scaled)
         for result in results:
-            self.loss.update_metrics(metrics, result)
-        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in self.loss.TERMS}, iteration)
+            update_metrics(metrics, result, self.cfg.TRAIN.RPN_BATCH_SIZE)
+        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in LOSS_OUTPUTS[1:5]}, iteration)
         if self.scaler.step_ok(self.net.collect_params().values(), iteration):
             self.trainer.step(self.scaler.scale)
 
@@ -133,7 +141,7 @@ class Session:
         epoch_chips = epoch_chips or build_epoch(self.records, cfg, epoch, self.devices_total)
         indices = self._batch_indices(epoch_chips, start_batch)
         loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
-        metrics = RunningMetrics(self.loss.METRICS)
+        metrics = RunningMetrics()
         chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
         bar = tqdm(zip(indices, loader), total=len(indices), desc="epoch %d" % (epoch + 1), unit="batch",
                    disable=self.rank != 0)
