@@ -44,6 +44,7 @@ def create_kvstore(cfg, contexts):
 def build_network(cfg, contexts, kvstore):
     """The training network on `contexts`, initialised (pretrained weights when configured) and hybridized."""
     net = build_sniper(cfg, train=True)
+    mx.random.seed(cfg.RNG_SEED)  # the same seed gives the same initial weights
     initialize_sniper(net, ctx=contexts)
     load_pretrained(net, cfg)
     configure_params(net, cfg)
@@ -173,6 +174,7 @@ class Session:
     def _save(self, epoch, batch):
         self.progress.update({"epoch": epoch, "batch": batch})
         self.progress.update(self.scaler.state())
+        mx.nd.waitall()  # MKLDNN BatchNorm writes its running statistics in the backward, unseen by the engine
         if self.rank == 0:
             save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))
 
