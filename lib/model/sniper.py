@@ -30,7 +30,7 @@ Parameter names follow the original symbol (`conv0_weight`, `rpn_conv_3x3_bias`,
 """
 from collections import namedtuple
 
-from mxnet import gluon
+from mxnet import autograd, gluon
 
 from lib.model.backbones import build_backbone
 from lib.model.proposal import TestProposal
@@ -85,8 +85,11 @@ class SNIPER(gluon.HybridBlock):
         rpn_cls_score, rpn_bbox_pred = self.rpn(feat)
         rpn_cls_prob = F.softmax(rpn_cls_score, axis=1)
         if self._train:
-            rois, labels, targets, weights = self.proposal(rpn_cls_prob, rpn_bbox_pred, im_info, gt_boxes,
-                                                           valid_ranges)
+            # No gradient flows through proposals (the fork op's backward is zero). Imperatively, recording
+            # them makes MXNet 1.9.1's backward crash (seg fault), so they are computed with autograd paused.
+            with autograd.pause(train_mode=True):
+                rois, labels, targets, weights = self.proposal(rpn_cls_prob, rpn_bbox_pred, im_info, gt_boxes,
+                                                               valid_ranges)
             cls_score, bbox_pred = self.head(feat, rois)
             return (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred, cls_score, bbox_pred, labels, targets, weights,
                     rois)
