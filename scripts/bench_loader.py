@@ -50,12 +50,26 @@ def synthetic_records(directory, count, rng):
     return records
 
 
-def chips_per_second(records, cfg, epoch_chips, workers):
+def process_cpu_seconds(pid):
+    """CPU time (user + sys) used so far by process `pid`, from /proc."""
+    with open("/proc/%d/stat" % pid) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(records, cfg, epoch_chips, workers):
+    """(chips per wall second, chips per CPU second of the main process and the workers, chips)."""
     cfg.TRAIN.NUM_PROCESS = workers
     loader = ChipLoader(records, cfg, epoch_chips)
-    start = time.perf_counter()
-    count = sum(len(batch["data"]) for batch in loader)
-    return count / (time.perf_counter() - start), count
+    start, start_cpu = time.perf_counter(), process_cpu_seconds(os.getpid())
+    count, cpu = 0, 0.0
+    for done, batch in enumerate(loader, 1):
+        count += len(batch["data"])
+        if done == len(loader):  # the workers still exist until the loop asks for more
+            cpu = sum(process_cpu_seconds(pid) for pid in loader.worker_pids)
+    wall = time.perf_counter() - start
+    cpu += process_cpu_seconds(os.getpid()) - start_cpu
+    return count / wall, count / cpu, count
 
 
 def main():
@@ -75,11 +89,14 @@ def main():
         epoch_chips = dataclasses.replace(epoch_chips, entries=entries)
         scales = np.bincount([c.scale_index for _, c in entries], minlength=3)
         print("chips per scale (3.0, 1.667, 512 px): %s" % scales.tolist())
+        print("(chips per CPU second counts the main process and the workers; it does not depend on what else "
+              "runs on the machine, chips/s does)")
+        warm_up = dataclasses.replace(epoch_chips, entries=entries[:epoch_chips.batch_size])
+        throughput(records, cfg, warm_up, args.workers)  # starts the forkserver once, as a trainer would
         for workers in (0, args.workers):
-            rate, count = chips_per_second(records, cfg, epoch_chips, workers)
+            rate, per_cpu, count = throughput(records, cfg, epoch_chips, workers)
             label = "1 worker (in-process)" if workers == 0 else "%d workers" % workers
-            print("%-22s %7.1f chips/s (%d chips, %.1f chips/s per process)"
-                  % (label, rate, count, rate / max(workers, 1)))
+            print("%-22s %7.1f chips/s  %7.1f chips per CPU second  (%d chips)" % (label, rate, per_cpu, count))
 
 
 if __name__ == "__main__":

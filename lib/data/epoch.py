@@ -48,9 +48,9 @@ class EpochChips:
     def num_batches(self):
         return len(self.entries) // self.batch_size
 
-    def chip_rng(self, position):
-        """The Generator of the chip at `position` (its RPN label sampling): from (seed, epoch, position)."""
-        return np.random.default_rng([self.seed, self.epoch, CHIP_STREAM, position])
+    def chip_seed(self, position):
+        """The seed of the chip at `position` (its RPN label sampling): [seed, epoch, stream tag, position]."""
+        return [self.seed, self.epoch, CHIP_STREAM, position]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class _MiningJob:
 
 
 def mine_chips(records, job, num_process):
-    """Run `job` over every record, in a fork pool of `num_process` when there are many records.
+    """Run `job` over every record, in a (forkserver) process pool of `num_process` when there are many records.
 
     Returns a list over records of (positive chips, sampled negatives), in record order.
     """
@@ -87,7 +87,7 @@ def mine_chips(records, job, num_process):
     progress = dict(total=len(items), desc="chips (epoch %d)" % job.epoch, unit="img",
                     disable=len(items) < POOL_MIN_IMAGES, leave=False)
     if num_process > 1 and len(items) >= POOL_MIN_IMAGES:
-        with multiprocessing.get_context("fork").Pool(num_process) as pool:
+        with multiprocessing.get_context("forkserver").Pool(num_process) as pool:
             chunk = max(1, min(64, len(items) // (4 * num_process)))
             return list(tqdm(pool.imap(job, items, chunksize=chunk), **progress))
     return [job(item) for item in tqdm(items, **progress)]

@@ -6,28 +6,31 @@
         ...
     loader.num_gts_truncated      # gts left out of gt_boxes (beyond dataset.MAX_GTS): the caller logs it
 
-With TRAIN.NUM_PROCESS = 0 batches are built in the calling process. Otherwise NUM_PROCESS forked workers
-take batch indices from a task queue and write each batch into one of a fixed set of shared-memory slots
-(2 per worker: the prefetch bound), sending back only a small message; the main process copies the batch
-out, frees the slot and hands out the next task, so batches come in order and memory stays bounded. Every
-chip's random draws come from (seed, epoch, chip position), so the result does not depend on which process
-built it. A worker that raises, dies or stalls ends the iteration with LoaderError (worker traceback
-included); the workers are always stopped when the iteration ends, breaks or is interrupted.
+With TRAIN.NUM_PROCESS = 0 batches are built in the calling process. Otherwise NUM_PROCESS workers are
+started from a clean "forkserver" process (never forked from the trainer, whose MXNet and OpenCV thread pools
+do not survive a fork). Batch k goes to worker k mod N, which owns 2 shared-memory slots (the prefetch bound):
+the main process sends a worker the records and chips of a batch, the worker writes the arrays into its slot
+and answers on its own pipe with a small message; the main process copies the batch out and reuses the slot.
+Every chip's random draws come from (seed, epoch, chip position), so the batches do not depend on which
+process built them. A worker that raises, dies (its pipe closes) or stalls (no answer within `timeout`) ends
+the iteration with LoaderError, worker traceback included; the workers are always stopped when the iteration
+ends, breaks or is interrupted (Ctrl-C).
 """
-import mmap
+import dataclasses
 import multiprocessing
-import queue
 import signal
 import time
 import traceback
+from multiprocessing import shared_memory
 
 import cv2
+import numpy as np
 
 from lib.data.batchify import batch_layout, batch_views, batchify, layout_nbytes
 from lib.data.chip_loader import load_chip
 
 SLOTS_PER_WORKER = 2
-POLL_SECONDS = 0.2  # how often a waiting main process checks that its workers are alive
+POLL_SECONDS = 0.2  # how often a waiting main process checks that the worker it waits for is alive
 JOIN_SECONDS = 1.0
 
 
@@ -35,36 +38,112 @@ class LoaderError(RuntimeError):
     """A batch could not be built: a worker raised (its traceback is in the message), died or stalled."""
 
 
-def build_batch(records, cfg, epoch_chips, batch_index, out=None):
-    """Batch `batch_index` of the epoch: (batch dict, number of gts truncated from gt_boxes).
+def batch_items(records, epoch_chips, batch_index):
+    """[(record, chip, chip seed)] of batch `batch_index`; records lose their proposals (not needed here)."""
+    size = epoch_chips.batch_size
+    items = []
+    for position in range(batch_index * size, (batch_index + 1) * size):
+        image_index, chip = epoch_chips.entries[position]
+        record = records[image_index]
+        if record.proposals is not None:
+            record = dataclasses.replace(record, proposals=None, proposal_scores=None)
+        items.append((record, chip, epoch_chips.chip_seed(position)))
+    return items
+
+
+def build_batch(items, cfg, out=None):
+    """(batch dict, number of gts truncated from gt_boxes) of `items` from batch_items.
 
     out: arrays to write into (name -> (B, ...)), as from batch_views; new arrays when None.
     """
-    size = epoch_chips.batch_size
     chips, truncated = [], 0
-    for position in range(batch_index * size, (batch_index + 1) * size):
-        image_index, chip = epoch_chips.entries[position]
-        chip_dict, n = load_chip(records[image_index], chip, cfg, epoch_chips.chip_rng(position))
+    for record, chip, seed in items:
+        chip_dict, n = load_chip(record, chip, cfg, np.random.default_rng(seed))
         chips.append(chip_dict)
         truncated += n
     return batchify(chips, out), truncated
 
 
-def _worker_loop(records, cfg, epoch_chips, buffers, layout, tasks, results):
-    """Worker process: (position, batch index, slot) tasks -> (position, slot, truncated, error) messages."""
+def _worker_loop(cfg, layout, slot_names, tasks, results):
+    """Worker process: (slot, items) tasks, in order -> (truncated, error text or None) answers, in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the workers
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(1)  # one core per worker
+    slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
+    _serve(cfg, [batch_views(layout, slot.buf) for slot in slots], tasks, results)
+    for slot in slots:  # the views died with _serve's frame: the buffers can be closed
+        slot.close()
+
+
+def _serve(cfg, views, tasks, results):
+    """Answer tasks until the None sentinel, writing batches into `views` (one name -> array dict per slot)."""
     while True:
         task = tasks.get()
         if task is None:
-            break
-        position, batch_index, slot = task
+            return
+        slot, items = task
         try:
-            _, truncated = build_batch(records, cfg, epoch_chips, batch_index, batch_views(layout, buffers[slot]))
-            results.put((position, slot, truncated, None))
+            results.send((build_batch(items, cfg, views[slot])[1], None))
         except Exception:  # noqa: BLE001 - every failure goes back to the main process
-            results.put((position, slot, 0, "batch %d: %s" % (batch_index, traceback.format_exc())))
-    results.cancel_join_thread()
+            results.send((0, traceback.format_exc()))
+
+
+class _Worker:
+    """One worker process with its task queue, its answer pipe and its shared-memory slots."""
+
+    def __init__(self, ctx, index, cfg, layout):
+        self.slots = [shared_memory.SharedMemory(create=True, size=layout_nbytes(layout))
+                      for _ in range(SLOTS_PER_WORKER)]
+        self.tasks = ctx.Queue()
+        self.answers, writer = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_worker_loop, daemon=True, name="chip-loader-%d" % index,
+                                   args=(cfg, layout, [slot.name for slot in self.slots], self.tasks, writer))
+        self.process.start()
+        writer.close()  # the worker holds the only write end: its death closes the pipe
+
+    def describe_exit(self):
+        self.process.join(JOIN_SECONDS)
+        code = self.process.exitcode
+        if code is None:
+            return "closed its pipe"
+        return "was killed by signal %d" % -code if code < 0 else "exited with code %d" % code
+
+    def receive(self, timeout):
+        """The worker's next answer (truncated, error); LoaderError if it dies or stays silent `timeout` s."""
+        start = time.monotonic()
+        while not self.answers.poll(POLL_SECONDS):
+            if self.process.exitcode is not None:
+                break
+            if time.monotonic() - start > timeout:
+                raise LoaderError("chip loader worker %s (pid %d) sent no batch in %.0f s"
+                                  % (self.process.name, self.process.pid, timeout))
+        try:
+            return self.answers.recv()
+        except (EOFError, OSError):
+            raise LoaderError("chip loader worker %s (pid %d) %s"
+                              % (self.process.name, self.process.pid, self.describe_exit())) from None
+
+    def copy_slot(self, slot, layout):
+        """A private copy of the batch in `slot`: name -> array."""
+        views = batch_views(layout, self.slots[slot].buf)
+        batch = {key: view.copy() for key, view in views.items()}
+        del views
+        return batch
+
+    def stop(self, graceful):
+        """Ask the worker to exit (graceful) or terminate it; kill it if it lingers; free its resources."""
+        if graceful:
+            self.tasks.put(None)
+            self.process.join(JOIN_SECONDS)
+        for stop in ("terminate", "kill"):
+            if self.process.is_alive():
+                getattr(self.process, stop)()
+                self.process.join(JOIN_SECONDS)
+        self.tasks.cancel_join_thread()
+        self.tasks.close()
+        self.answers.close()
+        for slot in self.slots:
+            slot.close()
+            slot.unlink()
 
 
 class ChipLoader:
@@ -72,8 +151,8 @@ class ChipLoader:
 
     records: the ImageRecords that epoch_chips indexes; cfg: the config (TRAIN.NUM_PROCESS workers);
     epoch_chips: EpochChips from build_epoch; batch_indices: the batches to deliver, in order (all of the
-    epoch when None; a resumed or distributed run takes its share); timeout: seconds without any batch
-    before giving up.
+    epoch when None; a resumed or distributed run takes its share); timeout: seconds a worker may take for
+    one batch before the loader gives up.
     """
 
     def __init__(self, records, cfg, epoch_chips, batch_indices=None, timeout=600.0):
@@ -101,95 +180,46 @@ class ChipLoader:
         finally:
             batches.close()  # stops the workers now when the caller breaks out or is interrupted
 
+    def _items(self, position):
+        return batch_items(self.records, self.epoch_chips, self.batch_indices[position])
+
     def _iter_in_process(self):
-        for batch_index in self.batch_indices:
-            yield build_batch(self.records, self.cfg, self.epoch_chips, batch_index)
+        for position in range(len(self)):
+            yield build_batch(self._items(position), self.cfg)
 
     def _iter_workers(self):
-        if not self.batch_indices:
-            return
-        ctx = multiprocessing.get_context("fork")
+        ctx = multiprocessing.get_context("forkserver")
         layout = batch_layout(self.cfg, self.epoch_chips.batch_size)
-        num_slots = min(SLOTS_PER_WORKER * self.num_workers, len(self))
-        buffers = [mmap.mmap(-1, layout_nbytes(layout)) for _ in range(num_slots)]
-        tasks, results = ctx.Queue(), ctx.Queue()
-        workers = [ctx.Process(target=_worker_loop, daemon=True, name="chip-loader-%d" % k,
-                               args=(self.records, self.cfg, self.epoch_chips, buffers, layout, tasks, results))
-                   for k in range(self.num_workers)]
-        finished = False
+        workers, finished = [], False
         try:
-            for worker in workers:
-                worker.start()
-            self.worker_pids = [worker.pid for worker in workers]
-            yield from self._ordered_batches(buffers, layout, tasks, results, workers)
+            for index in range(min(self.num_workers, len(self))):
+                workers.append(_Worker(ctx, index, self.cfg, layout))
+            self.worker_pids = [worker.process.pid for worker in workers]
+            yield from self._ordered_batches(workers, layout)
             finished = True
         finally:
-            _stop_workers(workers, tasks, graceful=finished)
+            for worker in workers:
+                worker.stop(graceful=finished)
             self.worker_pids = []
-            for buffer in buffers:
-                buffer.close()
 
-    def _ordered_batches(self, buffers, layout, tasks, results, workers):
-        """Hand out tasks (one per free slot) and yield (batch copy, truncated) in batch_indices order."""
-        order = self.batch_indices
-        ready = {}
-        for slot in range(len(buffers)):
-            tasks.put((slot, order[slot], slot))
-        for position in range(len(order)):
-            while position not in ready:
-                done, slot, truncated = self._receive(results, workers)
-                ready[done] = (slot, truncated)
-            slot, truncated = ready.pop(position)
-            batch = {key: view.copy() for key, view in batch_views(layout, buffers[slot]).items()}
-            following = position + len(buffers)
-            if following < len(order):
-                tasks.put((following, order[following], slot))
-            yield batch, truncated
+    def _ordered_batches(self, workers, layout):
+        """Position p goes to worker p mod N, slot (p div N) mod SLOTS_PER_WORKER; yields (batch, truncated)."""
+        n, ahead = len(workers), len(workers) * SLOTS_PER_WORKER
 
-    def _receive(self, results, workers):
-        """The next (position, slot, truncated) from any worker; LoaderError on a failure or stall."""
-        start = time.monotonic()
-        while True:
-            try:
-                position, slot, truncated, error = results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                _check_alive(workers)
-                if time.monotonic() - start > self.timeout:
-                    raise LoaderError("chip loader: no batch from %d workers in %.0f s"
-                                      % (len(workers), self.timeout)) from None
-                continue
+        def send(position):
+            if position < len(self):
+                slot = (position // n) % SLOTS_PER_WORKER
+                workers[position % n].tasks.put((slot, self._items(position)))
+
+        for position in range(ahead):
+            send(position)
+        for position in range(len(self)):
+            worker = workers[position % n]
+            truncated, error = worker.receive(self.timeout)
             if error is not None:
-                raise LoaderError("chip loader worker failed in epoch %d, %s" % (self.epoch_chips.epoch, error))
-            return position, slot, truncated
-
-
-def _check_alive(workers):
-    """Raise LoaderError if a worker has exited (they only exit when told to)."""
-    for worker in workers:
-        code = worker.exitcode
-        if code is not None:
-            how = "was killed by signal %d" % -code if code < 0 else "exited with code %d" % code
-            raise LoaderError("chip loader worker %s (pid %d) %s" % (worker.name, worker.pid, how))
-
-
-def _stop_workers(workers, tasks, graceful):
-    """Stop the started workers; never hangs. graceful (every task done, workers idle): ask them to exit and
-    wait a little; then (or at once after a break, an error or Ctrl-C) terminate, and kill what is left."""
-    started = [worker for worker in workers if worker.pid is not None]
-    if graceful:
-        for _ in started:
-            tasks.put(None)
-        _join_all(started)
-    for stop in ("terminate", "kill"):
-        alive = [worker for worker in started if worker.is_alive()]
-        for worker in alive:
-            getattr(worker, stop)()
-        _join_all(alive)
-    tasks.cancel_join_thread()
-    tasks.close()
-
-
-def _join_all(workers):
-    deadline = time.monotonic() + JOIN_SECONDS
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
+                raise LoaderError("chip loader worker %s failed on batch %d of epoch %d:\n%s"
+                                  % (worker.process.name, self.batch_indices[position], self.epoch_chips.epoch,
+                                     error))
+            batch = worker.copy_slot((position // n) % SLOTS_PER_WORKER, layout)
+            send(position + ahead)
+            yield batch, truncated
