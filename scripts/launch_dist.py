@@ -23,9 +23,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def role_env(role, num_workers, num_servers, port, host="127.0.0.1"):
-    """The environment of one ps-lite process."""
+    """The environment of one ps-lite process (the repository on PYTHONPATH: servers unpickle the optimizer)."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update({"DMLC_ROLE": role, "DMLC_PS_ROOT_URI": host, "DMLC_PS_ROOT_PORT": str(port),
                 "DMLC_NUM_WORKER": str(num_workers), "DMLC_NUM_SERVER": str(num_servers)})
     return env

@@ -32,8 +32,8 @@ def test_two_cpu_devices_reduce_the_loss_on_a_fixed_batch(data_dir, tmp_path):
     cfg = tiny_config(data_dir, tmp_path, "gpus", "cpu:0,cpu:1", "TRAIN.lr", "0.01")
     session = Session(cfg)
     assert session.contexts == [mx.cpu(0), mx.cpu(1)] and session.first_epoch.batch_size == 2
-    from lib.data.loader import build_batch
-    batch, _ = build_batch(session.records, cfg, session.first_epoch, 0)
+    from lib.data.loader import batch_items, build_batch
+    batch, _ = build_batch(batch_items(session.records, session.first_epoch, 0), cfg)
     losses = []
     for iteration in range(1, 26):
         metrics = RunningMetrics()

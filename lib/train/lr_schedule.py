@@ -1,5 +1,8 @@
-"""Learning-rate schedule (reference §6 item 12): linear warmup, then step decays at given iterations."""
-import mxnet as mx
+"""Learning-rate schedule (reference §6 item 12): linear warmup, then step decays at given iterations.
+
+A plain class (no MXNet import): with dist_sync the optimizer, scheduler included, is pickled to the parameter
+servers, which unpickle it while `mxnet` itself is still importing.
+"""
 
 
 def step_iterations(lr_step, chips_per_epoch, global_batch, begin_epoch=0):
@@ -15,7 +18,7 @@ def step_iterations(lr_step, chips_per_epoch, global_batch, begin_epoch=0):
     return sorted(int((e - begin_epoch) * iters_per_epoch) for e in epochs if e > begin_epoch)
 
 
-class WarmupMultiStepScheduler(mx.lr_scheduler.LRScheduler):
+class WarmupMultiStepScheduler:
     """lr(num_update): warmup_lr + n * (base_lr - warmup_lr) / warmup_steps while n < warmup_steps,
     then base_lr * factor ** (number of steps <= n).
 
@@ -23,7 +26,7 @@ class WarmupMultiStepScheduler(mx.lr_scheduler.LRScheduler):
     """
 
     def __init__(self, base_lr, steps, factor=0.1, warmup_steps=0, warmup_lr=0.0):
-        super().__init__(base_lr=base_lr)
+        self.base_lr = base_lr  # MXNet's optimizer overwrites it with its learning_rate
         self.steps = sorted(int(s) for s in steps)
         self.factor = factor
         self.warmup_steps = int(warmup_steps)

@@ -4,8 +4,10 @@ Per iteration: the global batch is split over the devices, each device computes 
 per device, as the reference), the gradients are summed over devices and workers by the kvstore
 (rescale_grad = 1 / loss scale, so no averaging), and one SGD step is taken.
 """
+import dataclasses
 import logging
 import math
+import os
 import time
 
 import mxnet as mx
@@ -27,6 +29,23 @@ from lib.train.pretrained import load_pretrained
 from lib.train.records import training_records
 
 log = logging.getLogger(__name__)
+
+
+def worker_share(epoch_chips, rank, num_workers):
+    """This worker's chips of every global batch (the epoch is built for all workers' devices).
+
+    Global batch b holds chips [b G, (b + 1) G); worker r takes [b G + r L, b G + (r + 1) L) with L = G / workers,
+    so batch k of the share is this worker's part of global batch k. Chip label sampling draws from a
+    per-worker seed.
+    """
+    if num_workers == 1:
+        return epoch_chips
+    size = epoch_chips.batch_size
+    local = size // num_workers
+    entries = [entry for b in range(epoch_chips.num_batches)
+               for entry in epoch_chips.entries[b * size + rank * local:b * size + (rank + 1) * local]]
+    return dataclasses.replace(epoch_chips, entries=entries, batch_size=local,
+                               seed=epoch_chips.seed * 1009 + rank)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -107,15 +126,14 @@ class Session:
             log.info("no checkpoint in %s: starting from scratch", self.folder)
             return
         self.net.load_parameters(stem + ".params", ctx=self.contexts)
-        self.trainer.load_states(stem + ".states")
+        if os.path.exists(stem + ".states"):
+            self.trainer.load_states(stem + ".states")
+        else:  # dist_sync keeps the optimizer states on the servers, which MXNet cannot save
+            log.warning("%s.states missing (a dist_sync checkpoint): momentum restarts from zero", stem)
         self.scaler.load_state(progress)
         self.progress = progress
         log.info("resumed from %s (epoch %d, batch %d, update %d)", stem, progress["epoch"], progress["batch"],
                  progress["num_update"])
-
-    def _batch_indices(self, epoch_chips, start_batch):
-        """This worker's share of the epoch's batches, from `start_batch` on (the whole epoch on one worker)."""
-        return [b for b in range(start_batch, epoch_chips.num_batches) if b % self.num_workers == self.rank]
 
     def _device_losses(self, part):
         """One device's loss outputs: dict LOSS_OUTPUTS name -> NDArray."""
@@ -140,7 +158,8 @@ class Session:
         cfg = self.cfg
         epoch_chips = self.first_epoch if epoch == cfg.TRAIN.begin_epoch else None
         epoch_chips = epoch_chips or build_epoch(self.records, cfg, epoch, self.devices_total)
-        indices = self._batch_indices(epoch_chips, start_batch)
+        epoch_chips = worker_share(epoch_chips, self.rank, self.num_workers)
+        indices = list(range(start_batch, epoch_chips.num_batches))
         loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
         metrics = RunningMetrics()
         chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
@@ -176,7 +195,8 @@ class Session:
         self.progress.update(self.scaler.state())
         mx.nd.waitall()  # MKLDNN BatchNorm writes its running statistics in the backward, unseen by the engine
         if self.rank == 0:
-            save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))
+            trainer = None if self.num_workers > 1 else self.trainer  # server-side states cannot be saved
+            save_checkpoint(self.net, trainer, self.folder, dict(self.progress))
 
     def run(self):
         """Train until TRAIN.end_epoch; returns the folder holding the checkpoints."""
