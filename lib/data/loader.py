@@ -14,7 +14,8 @@ and answers on its own pipe with a small message; the main process copies the ba
 Every chip's random draws come from (seed, epoch, chip position), so the batches do not depend on which
 process built them. A worker that raises, dies (its pipe closes) or stalls (no answer within `timeout`) ends
 the iteration with LoaderError, worker traceback included; the workers are always stopped when the iteration
-ends, breaks or is interrupted (Ctrl-C).
+ends, breaks or is interrupted (Ctrl-C). As with any forkserver/spawn use of multiprocessing, a script that
+runs workers needs the `if __name__ == "__main__":` guard (the forkserver imports the main module once).
 """
 import dataclasses
 import multiprocessing
