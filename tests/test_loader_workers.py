@@ -142,3 +142,19 @@ def test_stalled_workers_time_out(tmp_path):
         for _ in iterator:
             pass
     assert all(gone(pid) for pid in pids)
+
+
+def test_workers_run_after_the_main_process_used_opencv_threads(tmp_path):
+    """Workers forked from a process whose OpenCV pool had run deadlocked (pthread_cond_destroy in
+    cv2.setNumThreads); the forkserver workers must not."""
+    import cv2
+    records, cfg, ep = small_setup(tmp_path, num_batches=4)
+    cfg.TRAIN.NUM_PROCESS = 2
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        for _ in range(3):
+            cv2.resize(np.zeros((600, 600, 3), np.uint8), None, fx=2, fy=2)
+            assert len(collect(ChipLoader(records, cfg, ep, timeout=30))) == 4
+    finally:
+        cv2.setNumThreads(threads)
