@@ -27,7 +27,7 @@ def run_shard(cfg, params_path, records, contexts, num_classes, mode, progress=T
     """
     from lib.inference.proposals_extract import extract_proposals
     from lib.inference.tester import Tester
-    from lib.model.sniper import build_test_network
+    from lib.inference.network import build_test_network
 
     net = build_test_network(cfg, params_path, contexts, rpn_only=(mode == "proposals"))
     tester = Tester(cfg, net, contexts, num_classes)

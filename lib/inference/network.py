@@ -1,4 +1,8 @@
 """The test network from a training checkpoint."""
+import mxnet as mx
+from mxnet import gluon
+
+from lib.model.checkpoint_names import CheckpointError
 from lib.model.sniper import build_sniper
 
 
@@ -6,10 +10,20 @@ def build_test_network(cfg, params_path, contexts, rpn_only=False):
     """SNIPER in test mode on `contexts` with the weights of `params_path`, hybridized.
 
     float16 (TRAIN.fp16) only on GPUs: on a CPU the same weights run in float32 (cast on load).
-    rpn_only: the network of an RPN-only checkpoint (TRAIN.ONLY_PROPOSAL): outputs rois and roi_scores.
+    rpn_only: backbone + RPN only, outputs rois and roi_scores (proposal extraction); loads an RPN-only
+        checkpoint (TRAIN.ONLY_PROPOSAL) or the RPN part of a full one.
+    Constants (the anchors) come from the config; every other parameter must be in the file.
     """
     fp16 = cfg.TRAIN.fp16 and all(ctx.device_type == "gpu" for ctx in contexts)
     net = build_sniper(cfg, train=False, dtype="float16" if fp16 else "float32", rpn_only=rpn_only)
-    net.load_parameters(params_path, ctx=contexts, cast_dtype=True, dtype_source="current")
+    net.initialize(ctx=contexts)
+    saved = set(mx.nd.load(params_path))
+    missing = [name for name, p in net._collect_params_with_prefix().items()
+               if name not in saved and not isinstance(p, gluon.Constant)]
+    if missing:
+        raise CheckpointError("%s does not fit this network (check the config it was trained with): missing %s%s"
+                              % (params_path, ", ".join(missing[:5]), " ..." if len(missing) > 5 else ""))
+    net.load_parameters(params_path, ctx=contexts, allow_missing=True, ignore_extra=rpn_only, cast_dtype=True,
+                        dtype_source="current")
     net.hybridize(static_alloc=True)
     return net

@@ -17,6 +17,7 @@ RCNN_L1_DENOMINATOR = 188.0
 RPN_L1_FACTOR = 3.0
 LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rcnn_cls_loss", "rcnn_l1_loss",
                 "rpn_cls_prob", "rpn_label", "rcnn_cls_prob", "rcnn_label")
+RPN_LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rpn_cls_prob", "rpn_label")
 
 
 def batch_size(F, labels):
@@ -37,6 +38,15 @@ def smooth_l1_sum(F, pred, target, weight):
     return F.sum(weight * F.smooth_l1(pred - target, scalar=1.0))
 
 
+def rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target, rpn_bbox_weight, rpn_batch_size):
+    """(images (1,), RPN CE over non-ignored anchors, RPN smooth L1 * 3 / (images * rpn_batch_size))."""
+    images = batch_size(F, rpn_label)
+    ce, count = masked_ce(F, F.log_softmax(rpn_cls_score, axis=1), rpn_label, axis=1)
+    rpn_l1 = smooth_l1_sum(F, rpn_bbox_pred, rpn_bbox_target, rpn_bbox_weight) * RPN_L1_FACTOR \
+        / (images * rpn_batch_size)
+    return images, ce / F.maximum(count, 1.0), rpn_l1
+
+
 class SNIPERLoss(gluon.HybridBlock):
     """Losses from the training outputs (sniper.TRAIN_OUTPUTS) and the loader's RPN targets.
 
@@ -55,11 +65,8 @@ class SNIPERLoss(gluon.HybridBlock):
 
     def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rcnn_cls_score, rcnn_bbox_pred, rcnn_label,
                        rcnn_bbox_target, rcnn_bbox_weight, rpn_label, rpn_bbox_target, rpn_bbox_weight):
-        images = batch_size(F, rpn_label)
-        ce, count = masked_ce(F, F.log_softmax(rpn_cls_score, axis=1), rpn_label, axis=1)
-        rpn_cls = ce / F.maximum(count, 1.0)
-        rpn_l1 = smooth_l1_sum(F, rpn_bbox_pred, rpn_bbox_target, rpn_bbox_weight) * RPN_L1_FACTOR \
-            / (images * self._rpn_batch)
+        images, rpn_cls, rpn_l1 = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target,
+                                             rpn_bbox_weight, self._rpn_batch)
         ce, count = masked_ce(F, F.log_softmax(rcnn_cls_score, axis=-1), rcnn_label, axis=-1)
         rcnn_cls = ce / (F.maximum(count, 1.0) if self._rcnn_norm == "valid" else images * self._num_rois)
         rcnn_l1 = smooth_l1_sum(F, rcnn_bbox_pred, rcnn_bbox_target, rcnn_bbox_weight) \
@@ -69,8 +76,26 @@ class SNIPERLoss(gluon.HybridBlock):
         return (total, rpn_cls, rpn_l1, rcnn_cls, rcnn_l1) + tuple(F.stop_gradient(m) for m in metrics)
 
 
+class RPNLoss(gluon.HybridBlock):
+    """The RPN-only network's losses (TRAIN.ONLY_PROPOSAL): RPN_LOSS_OUTPUTS from
+    rpn_cls_score (B, 2, N), rpn_bbox_pred (B, 4A, fh, fw) and the loader's RPN targets."""
+
+    def __init__(self, rpn_batch_size=256, **kwargs):
+        super().__init__(**kwargs)
+        self._rpn_batch = rpn_batch_size
+
+    def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target, rpn_bbox_weight):
+        _, rpn_cls, rpn_l1 = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target,
+                                        rpn_bbox_weight, self._rpn_batch)
+        probs = F.stop_gradient(F.softmax(rpn_cls_score, axis=1))
+        return rpn_cls + rpn_l1, rpn_cls, rpn_l1, probs, F.stop_gradient(rpn_label)
+
+
 def build_loss(cfg):
-    """SNIPERLoss for the config: RPN_BATCH_SIZE, and the MobileNetV2 variant's rcnn CE normalisation."""
+    """The loss block for the config: RPNLoss with TRAIN.ONLY_PROPOSAL, else SNIPERLoss (RPN_BATCH_SIZE, and
+    the MobileNetV2 variant's rcnn CE normalisation)."""
+    if cfg.TRAIN.ONLY_PROPOSAL:
+        return RPNLoss(cfg.TRAIN.RPN_BATCH_SIZE, prefix="rpn_loss_")
     norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
     return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
 

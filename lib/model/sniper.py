@@ -58,15 +58,19 @@ def proposal_layer(cfg, stride, train):
 
 
 class SNIPER(gluon.HybridBlock):
-    """SNIPER detector; `train` fixes the forward signature (see the module docstring)."""
+    """SNIPER detector; `train` fixes the forward signature (see the module docstring).
 
-    def __init__(self, cfg, train=True, dtype="float32", **kwargs):
+    rpn_only: backbone + RPN only (TRAIN.ONLY_PROPOSAL, the negative-mining pre-training): training returns
+    (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred), test returns (rois, roi_scores).
+    """
+
+    def __init__(self, cfg, train=True, dtype="float32", rpn_only=False, **kwargs):
         super().__init__(**kwargs)
         anchors = len(cfg.network.ANCHOR_SCALES) * len(cfg.network.ANCHOR_RATIOS)
         if anchors != cfg.network.NUM_ANCHORS:
             raise ValueError("network.NUM_ANCHORS is %d but ANCHOR_SCALES x ANCHOR_RATIOS give %d"
                              % (cfg.network.NUM_ANCHORS, anchors))
-        self._train, self._stds = train, tuple(cfg.TRAIN.BBOX_STDS)
+        self._train, self._stds, self._rpn_only = train, tuple(cfg.TRAIN.BBOX_STDS), rpn_only
         with self.name_scope():
             self.backbone = build_backbone(cfg.network.BACKBONE, cfg.network.BN_MOMENTUM, dtype)
             stride = self.backbone.stride
@@ -75,7 +79,11 @@ class SNIPER(gluon.HybridBlock):
                                  % (cfg.network.RPN_FEAT_STRIDE, cfg.network.BACKBONE, stride))
             channels = self.backbone.out_channels
             self.rpn = RPN(channels, self.backbone.rpn_channels, anchors, prefix="")
+            if rpn_only and train:
+                return  # the RPN-only training graph ends at the RPN outputs
             self.proposal = proposal_layer(cfg, stride, train)
+            if rpn_only:
+                return
             rois = NUM_ROIS if train else cfg.TEST.RPN_POST_NMS_TOP_N
             self.head = RCNNHead(channels, stride, cfg.dataset.NUM_CLASSES, rois, self.backbone.head_channels,
                                  self.backbone.fc_channels, cfg.network.ROI_POOLING, prefix="")
@@ -84,6 +92,10 @@ class SNIPER(gluon.HybridBlock):
         feat = self.backbone(data)
         rpn_cls_score, rpn_bbox_pred = self.rpn(feat)
         rpn_cls_prob = F.softmax(rpn_cls_score, axis=1)
+        if self._rpn_only:
+            if self._train:
+                return rpn_cls_score, rpn_cls_prob, rpn_bbox_pred
+            return self.proposal(rpn_cls_prob, rpn_bbox_pred, im_info)
         if self._train:
             # No gradient flows through proposals (the fork op's backward is zero). Imperatively, recording
             # them makes MXNet 1.9.1's backward crash (seg fault), so they are computed with autograd paused.
@@ -100,8 +112,10 @@ class SNIPER(gluon.HybridBlock):
         return rois, scores, F.softmax(cls_score, axis=-1), deltas
 
 
-def build_sniper(cfg, train=True, dtype=None):
-    """SNIPER from the config; dtype defaults to float16 when TRAIN.fp16 (backbone body only, §5.7)."""
+def build_sniper(cfg, train=True, dtype=None, rpn_only=None):
+    """SNIPER from the config; dtype defaults to float16 when TRAIN.fp16 (backbone body only, §5.7);
+    rpn_only defaults to TRAIN.ONLY_PROPOSAL."""
     if dtype is None:
         dtype = "float16" if cfg.TRAIN.fp16 else "float32"
-    return SNIPER(cfg, train=train, dtype=dtype, prefix="")
+    rpn_only = cfg.TRAIN.ONLY_PROPOSAL if rpn_only is None else rpn_only
+    return SNIPER(cfg, train=train, dtype=dtype, rpn_only=rpn_only, prefix="")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from lib.model.losses import LOSS_OUTPUTS, build_loss, loss_inputs
+from lib.model.losses import LOSS_OUTPUTS, RPN_LOSS_OUTPUTS, build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
 from lib.train.checkpoint import latest_checkpoint, output_dir, save_checkpoint
@@ -136,10 +136,13 @@ class Session:
                  progress["num_update"])
 
     def _device_losses(self, part):
-        """One device's loss outputs: dict LOSS_OUTPUTS name -> NDArray."""
-        outputs = TrainOutput(*self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"]))
-        args = loss_inputs(outputs, part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
-        return dict(zip(LOSS_OUTPUTS, self.loss(*args)))
+        """One device's loss outputs: dict (RPN_)LOSS_OUTPUTS name -> NDArray."""
+        outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"])
+        targets = (part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
+        if self.cfg.TRAIN.ONLY_PROPOSAL:
+            rpn_cls_score, _, rpn_bbox_pred = outputs
+            return dict(zip(RPN_LOSS_OUTPUTS, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
+        return dict(zip(LOSS_OUTPUTS, self.loss(*loss_inputs(TrainOutput(*outputs), *targets))))
 
     def _step(self, batch, iteration, metrics):
         parts = split_batch(batch, self.contexts)
@@ -149,7 +152,8 @@ class Session:
         autograd.backward(scaled)
         for result in results:
             update_metrics(metrics, result, self.cfg.TRAIN.RPN_BATCH_SIZE)
-        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in LOSS_OUTPUTS[1:5]}, iteration)
+        terms = [k for k in results[0] if k.endswith("_loss")]
+        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in terms}, iteration)
         if self.scaler.step_ok(self.net.collect_params().values(), iteration):
             self.trainer.step(self.scaler.scale)
 
