@@ -3,15 +3,12 @@ import json
 import os
 
 from lib.dataset.errors import DatasetError
+from lib.utils.atomic import atomic_write_json
 
 
 def write_json_atomic(obj, path):
-    """Write `obj` as compact json with sorted keys (same obj -> same bytes) via a temp file + os.replace."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        json.dump(obj, f, sort_keys=True, separators=(",", ":"))
-    os.replace(tmp, path)
+    """Write `obj` atomically as compact json with sorted keys (same obj -> same bytes)."""
+    atomic_write_json(path, obj, sort_keys=True, separators=(",", ":"))
 
 
 def read_json(path):

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from lib.dataset.coco_json import write_json_atomic
+from lib.utils.atomic import atomic_write_bytes
 from lib.dataset.errors import DatasetError, ProblemTally
 from lib.dataset.pascal_voc import coco_annotations, parse_voc_xml, voc_gts
 
@@ -49,13 +50,6 @@ def _image_member(archive, stem, xml_filename):
     return stem + ".png" if MEMBER_DIR + stem + ".png" in names else xml_filename
 
 
-def _write_bytes_atomic(data, path):
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def _convert_image(archive, wheel, stem, image_dir, tally):
     """Copy one image out of the wheel; returns (COCO image entry without id, boxes, classes)."""
     xml_name = MEMBER_DIR + stem + ".xml"
@@ -66,7 +60,7 @@ def _convert_image(archive, wheel, stem, image_dir, tally):
     if image is None or image.shape[:2] != (ann.height, ann.width):
         raise DatasetError("deepforest wheel %s: image %s is unreadable or not %dx%d as its XML says"
                            % (wheel, image_name, ann.width, ann.height))
-    _write_bytes_atomic(data, os.path.join(image_dir, image_name))
+    atomic_write_bytes(os.path.join(image_dir, image_name), data)
     boxes, classes, _ = voc_gts(ann, {o.name: 1 for o in ann.objects}, tally)
     return {"file_name": image_name, "width": ann.width, "height": ann.height}, boxes, classes
 

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.dataset.coco_json import write_json_atomic
+from lib.utils.atomic import atomic_write_bytes
 from lib.dataset.shapes_draw import (CLASS_TEXTURES, CLASSES, DISTRACTOR_SHAPES, TEXTURES, background,
                                      class_colour, foreign_colour, shape_mask, texture_patch)
 
@@ -144,10 +145,7 @@ def _write_image(spec, split, out_dir, index):
     name = "%s_%06d.jpg" % (split, index)
     path = os.path.join(out_dir, "images", split, name)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
-    tmp = path + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
     return {"file_name": name, "width": img.shape[1], "height": img.shape[0]}, gts
 
 

@@ -26,6 +26,14 @@ def atomic_write(path, write_fn):
     return path
 
 
+def atomic_write_bytes(path, data):
+    """Write `data` (bytes) to `path` atomically."""
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
 def atomic_write_json(path, obj, **dump_kwargs):
     """json.dump(obj) to `path` atomically."""
     def write(tmp):
