@@ -190,6 +190,8 @@ def update_from_list(cfg, words):
     if len(words) % 2:
         raise ConfigError("--set takes KEY VALUE pairs, got an odd number of words: %s" % " ".join(words))
     for key, word in zip(words[0::2], words[1::2]):
+        if key.startswith("--"):
+            raise ConfigError("--set must come last: %s after it was read as a config key" % key)
         set_key(cfg, key, parse_word(word), raw=word)
     return cfg
 

@@ -98,6 +98,11 @@ def test_bad_values_name_key_value_and_type(words, pattern):
         load_config(None, words)
 
 
+def test_option_after_set_is_explained():
+    with pytest.raises(ConfigError, match="--set must come last: --cfg"):
+        load_config(None, ["TRAIN.lr", "0.1", "--cfg", "x.yml"])
+
+
 def test_odd_number_of_set_words():
     with pytest.raises(ConfigError, match="odd number"):
         load_config(None, ["TRAIN.lr", "0.1", "TRAIN.wd"])
@@ -141,3 +146,12 @@ def test_cli_unknown_key_exits_2_with_one_line(script):
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "TRAIN.NO_SUCH_KEY" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_train_without_coco_points_to_the_quickstart(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "main_train.py"), "--set", "dataset.dataset_path",
+                           str(tmp_path / "no_coco"), "output_path", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "no_coco" in last and "instances_train2014.json" in last and "quickstart" in last

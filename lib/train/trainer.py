@@ -98,12 +98,12 @@ class Session:
 
     def __init__(self, cfg, contexts=None, resume=None):
         self.cfg = cfg
+        self.records, self.class_names = training_records(cfg)  # a missing dataset is the first thing to say
         self.contexts = contexts or parse_contexts(cfg.gpus)
         check_fp16_contexts(cfg, self.contexts)
         self.kvstore = create_kvstore(cfg, self.contexts)
         self.rank, self.num_workers = _worker_rank(self.kvstore)
         self.folder = output_dir(cfg)
-        self.records, self.class_names = training_records(cfg)
         self.net = build_network(cfg, self.contexts, self.kvstore)
         self.loss = build_loss(cfg)
         self.loss.hybridize(static_alloc=True)
