@@ -23,6 +23,7 @@ sys.path.insert(0, ROOT)
 
 from lib.chips import draw_stride, sample_chips, sample_negatives  # noqa: E402
 from lib.chips.synthetic import random_boxes, synthetic_proposals  # noqa: E402
+from lib.utils.atomic import atomic_write_json  # noqa: E402
 
 SCALES = (3.0, 1.667, 512.0)
 VALID_RANGES = ((-1, 80), (32, 150), (120, -1))
@@ -92,18 +93,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=300, help="synthetic COCO-sized images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the figures to this json file")
     args = parser.parse_args(argv)
+    figures = {}
     images = coco_like(args.seed, args.images)
     time_images(images[:20], True, args.seed)  # warm-up
     print("%-34s %9s %9s %7s %7s %7s" % ("case", "mean ms", "median ms", "pos", "neg", "neg/ep"))
     for label, use in (("COCO-sized 640x480, no proposals", False), ("COCO-sized 640x480, proposals", True)):
         mean, median, chips = time_images(images, use, args.seed)
+        figures["coco_ms_median" + ("_proposals" if use else "")] = median
         print("%-34s %9.2f %9.2f %7.2f %7.2f %7.2f" % ((label, mean, median) + tuple(chips)))
     print("(reference: C++ generator + Python assigner, %.1f ms/image with proposals, one core)" % REFERENCE_MS)
     forest = deepforest_annotations()
     if not forest:
         print("deepforest: skipped (no data/deepforest and no deepforest wheel in data/cache/wheels)")
-        return
     rng = np.random.default_rng(args.seed)
     for name, width, height, gts in forest:
         props = synthetic_proposals(rng, gts, 900, width, height)
@@ -111,6 +114,10 @@ def main(argv=None):
             mean, median, chips = time_images([(width, height, gts, props)], use, args.seed, repeats=5)
             label = "deepforest %dx%d %d gts%s" % (width, height, len(gts), ", props" if use else "")
             print("%-34s %9.2f %9.2f %7.2f %7.2f %7.2f" % ((label[:34], mean, median) + tuple(chips)))
+            if use:
+                figures["deepforest_ms_max_proposals"] = max(median, figures.get("deepforest_ms_max_proposals", 0))
+    if args.json:
+        atomic_write_json(args.json, figures, indent=1)
 
 if __name__ == "__main__":
     main()

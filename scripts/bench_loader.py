@@ -22,6 +22,7 @@ from lib.config import default_config  # noqa: E402
 from lib.data.epoch import build_epoch  # noqa: E402
 from lib.data.loader import ChipLoader  # noqa: E402
 from lib.dataset.roidb import ImageRecord  # noqa: E402
+from lib.utils.atomic import atomic_write_json  # noqa: E402
 
 
 def paper_config(batch_images):
@@ -78,7 +79,9 @@ def main():
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-images", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", default=None, help="also write the figures to this json file")
     args = parser.parse_args()
+    figures = {}
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cv2.setNumThreads(1)  # one core per worker, in-process too
     cfg = paper_config(args.batch_images)
@@ -96,7 +99,11 @@ def main():
         for workers in (0, args.workers):
             rate, per_cpu, count = throughput(records, cfg, epoch_chips, workers)
             label = "1 worker (in-process)" if workers == 0 else "%d workers" % workers
+            figures["workers_%d" % workers] = {"chips_per_s": rate, "chips_per_cpu_s": per_cpu}
             print("%-22s %7.1f chips/s  %7.1f chips per CPU second  (%d chips)" % (label, rate, per_cpu, count))
+
+    if args.json:
+        atomic_write_json(args.json, figures, indent=1)
 
 
 if __name__ == "__main__":

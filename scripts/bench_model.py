@@ -17,6 +17,7 @@ from lib.config import load_config  # noqa: E402
 from lib.model.losses import build_loss, loss_inputs  # noqa: E402
 from lib.model.params import configure_params, initialize_sniper  # noqa: E402
 from lib.model.sniper import TrainOutput, build_sniper  # noqa: E402
+from lib.utils.atomic import atomic_write_json  # noqa: E402
 
 CONFIGS = {"tiny": "configs/quickstart/shapes_cpu.yml", "resnet50": "configs/faster/sniper_res50_e2e.yml",
            "resnet101": "configs/faster/sniper_res101_e2e.yml"}
@@ -86,6 +87,7 @@ def main():
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--models", default="tiny,resnet50,gcv_resnet50,resnet101,gcv_resnet101")
+    parser.add_argument("--json", default=None, help="also write the figures to this json file")
     args = parser.parse_args()
     rows = []
     for name in args.models.split(","):
@@ -102,6 +104,9 @@ def main():
         ref = "gcv_resnet101" if "101" in name else "gcv_resnet50"
         ratio = "%.2f" % (per_pixel[name] / per_pixel[ref]) if ref in per_pixel and name not in GLUONCV else "-"
         print("| %s | %.3f | %.1f | %s |" % (name, seconds, params / 1e6, ratio))
+    if args.json:
+        atomic_write_json(args.json, {name: {"s_per_chip": seconds, "params": params, "s_per_megapixel":
+                                             per_pixel[name] * 1e6} for name, seconds, params in rows}, indent=1)
 
 
 if __name__ == "__main__":
