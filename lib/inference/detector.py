@@ -1,12 +1,16 @@
 """Single-image Python API of the multi-scale detector, and export of the hybridized network.
 
     from lib.config import load_config
-    from lib.inference import Detector
-    detector = Detector(load_config("configs/quickstart/shapes_cpu.yml"), "output/.../SNIPER-0004.params")
+    from lib.inference.detector import Detector
+    detector = Detector(load_config("configs/quickstart/shapes_cpu.yml"),
+                        "output/quickstart/shapes_cpu/train/SNIPER-0004.params")
     for name, score, (x1, y1, x2, y2) in detector.detect("data/demo/demo.jpg"):
         ...
+
+Class names come from `classes.json`, which training writes beside the checkpoints.
 """
 import json
+import logging
 import os
 
 import mxnet as mx
@@ -20,9 +24,10 @@ from lib.inference.network import build_test_network
 from lib.inference.nms import NMSParams
 from lib.inference.pyramid import network_image
 from lib.inference.tester import Tester
+from lib.train.checkpoint import CLASSES_FILE
 from lib.train.devices import parse_contexts
 
-CLASSES_FILE = "classes.json"
+log = logging.getLogger(__name__)
 
 
 def load_class_names(params_path, num_classes):
@@ -33,6 +38,8 @@ def load_class_names(params_path, num_classes):
             names = json.load(f)["class_names"]
         if len(names) == num_classes:
             return names
+        log.warning("%s lists %d classes but the network has %d: using generic names", path, len(names),
+                    num_classes)
     return ["__background__"] + ["class %d" % k for k in range(1, num_classes)]
 
 
@@ -72,10 +79,12 @@ class Detector:
     def export(self, prefix):
         """Write `<prefix>-symbol.json` and `<prefix>-0000.params` (runs one small forward first if needed).
 
-        Load them for deployment with:
-            net = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data", "im_info"],
+        Gluon names the exported inputs data0 (the image batch) and data1 (im_info). Load them with:
+            net = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data0", "data1"],
                                                prefix + "-0000.params")
             rois, roi_scores, cls_prob, deltas = net(data, im_info)
+        data: (B, 3, H, W) float32 RGB minus cfg.network.PIXEL_MEANS; im_info: (B, 3) rows (h, w, scale);
+        outputs are in resized pixels, decode them with lib.inference.detections.decode_image.
         """
         size = self.cfg.network.RPN_FEAT_STRIDE * 8
         data = mx.nd.zeros((1, 3, size, size), ctx=self.contexts[0])

@@ -2,8 +2,9 @@
 
 Each checkpoint is three files written atomically; the `.json` (progress: epoch, batch, update count, loss
 scale) is written last and marks the checkpoint complete, so a run killed at any moment leaves the previous
-checkpoint loadable. Iteration checkpoints (TRAIN.CHECKPOINT_ITERS) are named
-`SNIPER-<epoch:04d>-<batch:06d>` where epoch is the number of completed epochs; only the newest is kept.
+checkpoint loadable. Iteration checkpoints (TRAIN.CHECKPOINT_ITERS) are named `SNIPER-<epoch:04d>-<batch:06d>`
+where epoch is the number of completed epochs; only the newest is kept. The trainer also writes `classes.json`
+(class names and dataset category ids by contiguous class id) in the folder, for the Detector's labels.
 """
 import glob
 import json
@@ -15,6 +16,7 @@ from lib.config import config_name
 from lib.utils.atomic import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
+CLASSES_FILE = "classes.json"  # beside the checkpoints: {"class_names": [...], "category_ids": [...]}
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})(?:-(?P<batch>\d{6}))?\.json$")
 
 

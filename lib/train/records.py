@@ -13,12 +13,15 @@ def training_records(cfg):
 
     With TRAIN.USE_NEG_CHIPS each set's proposals (`<proposal_path>/<dataset name>_rpn.pkl`) are attached;
     a missing file stops with one line saying how to make it. With TRAIN.FLIP the mirrored copies follow.
-    Images without gt boxes are dropped (the reference's filter_roidb). Returns (records, class_names).
+    Images without gt boxes are dropped (the reference's filter_roidb).
+    Returns (records, class_names, category_ids): the dataset's class names and category ids by contiguous
+    class id (entry 0 is the background: '__background__', None).
     """
-    records, class_names = [], None
+    records, class_names, category_ids = [], None, None
     for image_set in cfg.dataset.image_set.split("+"):
         dataset = load_dataset(cfg, image_set)
         class_names = class_names or dataset.class_names
+        category_ids = category_ids or dataset.category_ids
         if cfg.TRAIN.USE_NEG_CHIPS:
             load_proposals(proposal_file(cfg.proposal_path, dataset.name), dataset.records)
         records.extend(dataset.records)
@@ -31,5 +34,5 @@ def training_records(cfg):
     if cfg.TRAIN.FLIP:
         records = append_flipped(records)
     log.info("%d training records (%s)", len(records), "with flipped copies" if cfg.TRAIN.FLIP else "no flip")
-    return records, class_names
+    return records, class_names, category_ids
 

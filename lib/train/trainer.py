@@ -19,7 +19,7 @@ from lib.data.loader import ChipLoader
 from lib.model.losses import LOSS_OUTPUTS, RPN_LOSS_OUTPUTS, build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
-from lib.train.checkpoint import latest_checkpoint, output_dir, save_checkpoint
+from lib.train.checkpoint import CLASSES_FILE, latest_checkpoint, output_dir, save_checkpoint
 from lib.train.devices import parse_contexts, split_batch
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
@@ -27,6 +27,7 @@ from lib.train.metrics import RunningMetrics, update_metrics
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
 from lib.train.pretrained import load_pretrained
 from lib.train.records import training_records
+from lib.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ class Session:
 
     def __init__(self, cfg, contexts=None, resume=None):
         self.cfg = cfg
-        self.records, self.class_names = training_records(cfg)  # a missing dataset is the first thing to say
+        # a missing dataset is the first thing to say
+        self.records, self.class_names, self.category_ids = training_records(cfg)
         self.contexts = contexts or parse_contexts(cfg.gpus)
         check_fp16_contexts(cfg, self.contexts)
         self.kvstore = create_kvstore(cfg, self.contexts)
@@ -202,8 +204,16 @@ class Session:
             trainer = None if self.num_workers > 1 else self.trainer  # server-side states cannot be saved
             save_checkpoint(self.net, trainer, self.folder, dict(self.progress))
 
+    def _write_classes(self):
+        """`<folder>/classes.json`: the class names and dataset category ids the checkpoints predict (the
+        Detector's labels)."""
+        atomic_write_json(os.path.join(self.folder, CLASSES_FILE),
+                          {"class_names": list(self.class_names), "category_ids": list(self.category_ids)}, indent=1)
+
     def run(self):
         """Train until TRAIN.end_epoch; returns the folder holding the checkpoints."""
+        if self.rank == 0:
+            self._write_classes()
         if self.progress["num_update"] == 0:
             self.logbook.rewrite([])
         else:
