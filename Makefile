@@ -24,8 +24,29 @@ $(DEEPFOREST_WHEEL_DIR)/.done:
 test: setup
 	$(PY) -m pytest -q tests
 
+# CPU quickstarts: data, SNIPER training (tiny backbone, positive chips), 3-scale test + COCOeval, demo picture.
+# One OpenMP thread for MXNet: on 2 cores it trains 18 chips/s against 14 with 2 threads (the tiny network's
+# ops are too small to split; the loader worker takes part of the second core) and tests faster too.
+QS_THREADS ?= 1
+QS_ENV := OMP_NUM_THREADS=$(QS_THREADS)
+QS_SHAPES := configs/quickstart/shapes_cpu.yml
+QS_FOREST := configs/quickstart/deepforest_cpu.yml
+
 quickstart: setup
-	$(PY) scripts/make_shapes.py --cfg configs/quickstart/shapes_cpu.yml
+	$(PY) scripts/make_shapes.py --cfg $(QS_SHAPES)
+	$(QS_ENV) $(PY) main_train.py --cfg $(QS_SHAPES)
+	$(QS_ENV) $(PY) main_test.py --cfg $(QS_SHAPES)
+	$(QS_ENV) $(PY) demo.py --cfg $(QS_SHAPES)
+	@echo "quickstart done: detections drawn on data/demo/demo_detections.jpg," \
+	  "loss curve in output/quickstart/shapes_cpu/train/loss_curve.png"
+
+quickstart-deepforest: setup
+	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST)
+	$(QS_ENV) $(PY) main_test.py --cfg $(QS_FOREST)
+	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val/OSBS_029.png \
+	  --out data/demo/deepforest_detections.png
+	@echo "quickstart-deepforest done: detections drawn on data/demo/deepforest_detections.png," \
+	  "loss curve in output/quickstart/deepforest_cpu/train/loss_curve.png"
 
 clean:
 	rm -rf $(VENV) output debug
