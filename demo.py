@@ -55,9 +55,9 @@ def run(cfg, im_path, epoch=None, thresh=0.5, out=None, export=None):
 
     if im_path == DEFAULT_IMAGE and not os.path.exists(im_path):
         ensure_demo_image(im_path)
+    image = read_image(im_path)  # a wrong path is said before the network is built
     params = epoch_params_path(output_dir(cfg), cfg.TEST.TEST_EPOCH if epoch is None else epoch)
     detector = Detector(cfg, params)
-    image = read_image(im_path)
     detections = detector.detect(image)
     index = {name: k for k, name in enumerate(detector.class_names)}
     drawn = draw_detections(image, [(index[n], s, b) for n, s, b in detections], detector.class_names, thresh)
@@ -77,9 +77,10 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = config_from_args(args)
     from lib.dataset.errors import DatasetError
+    from lib.model.checkpoint_names import CheckpointError
     try:
         run(cfg, args.im_path, args.epoch, args.thresh, args.out, args.export)
-    except (ConfigError, DatasetError, FileNotFoundError) as err:
+    except (ConfigError, DatasetError, CheckpointError, FileNotFoundError) as err:
         sys.stderr.write("error: %s\n" % err)
         sys.exit(2)
 

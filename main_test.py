@@ -32,6 +32,7 @@ def run(cfg, epoch=None, contexts=None):
     proposal extraction (returns the proposals path)."""
     from lib.dataset import load_dataset
     from lib.dataset.proposals import proposal_file, save_proposals
+    from lib.inference.coco_results import results_file
     from lib.inference.evaluate import evaluate_detections
     from lib.inference.jobs import run_jobs
     from lib.inference.tester import merge_config
@@ -50,10 +51,11 @@ def run(cfg, epoch=None, contexts=None):
         return path
     per_scale, (forward_s, total_s) = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes)
     detections = merge_config(cfg, per_scale)
-    log.info("%.2f images/s, %.0f%% of the tester's time outside the network forward",
-             len(dataset.records) * len(per_scale) / max(total_s, 1e-9), 100 * (1 - forward_s / max(total_s, 1e-9)))
+    log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward",
+             len(dataset.records) / max(total_s, 1e-9), len(per_scale), 100 * (1 - forward_s / max(total_s, 1e-9)))
     results_dir = os.path.join(folder, "results")
-    return evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set)
+    evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set)
+    return evaluation if evaluation is not None else results_file(results_dir, cfg.dataset.test_image_set)
 
 
 def main(argv=None):
@@ -62,9 +64,10 @@ def main(argv=None):
         args.set_words = list(args.set_words) + ["TEST.EXTRACT_PROPOSALS", "True"]
     cfg = config_from_args(args)
     from lib.dataset.errors import DatasetError
+    from lib.model.checkpoint_names import CheckpointError
     try:
         run(cfg, args.epoch)
-    except (ConfigError, DatasetError, FileNotFoundError) as err:
+    except (ConfigError, DatasetError, CheckpointError, FileNotFoundError) as err:
         sys.stderr.write("error: %s\n" % err)
         sys.exit(2)
 

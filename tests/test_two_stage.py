@@ -37,9 +37,21 @@ def _check_proposal_file(path, records):
         assert np.isfinite(rows[:, 4]).all() and (rows[:, 4] <= 1).all()
 
 
+def _check_detection_refuses_rpn_only_checkpoint(data_dir, out, capsys):
+    """main_test.py without EXTRACT_PROPOSALS on an RPN-only checkpoint: exit 2, one line naming the file."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main_test.main(["--cfg", QUICKSTART_CFG, "--set"] + tiny_words(data_dir, out))
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "SNIPER-0001.params does not fit this network" in errors[0]
+
+
 @pytest.mark.parametrize("only_proposal", [True, False], ids=["rpn_only_checkpoint", "full_checkpoint"])
-def test_extracted_proposals_place_negative_chips(data_dir, tmp_path, only_proposal):
+def test_extracted_proposals_place_negative_chips(data_dir, tmp_path, capsys, only_proposal):
     train_tiny(data_dir, tmp_path / "out", "TRAIN.ONLY_PROPOSAL", str(only_proposal))
+    if only_proposal:
+        _check_detection_refuses_rpn_only_checkpoint(data_dir, tmp_path / "out", capsys)
     props = str(tmp_path / "proposals")
     cfg = tiny_config(data_dir, tmp_path / "out", "TEST.EXTRACT_PROPOSALS", "True", "dataset.test_image_set",
                       "train", "TEST.PROPOSAL_SAVE_PATH", props)
