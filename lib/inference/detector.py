@@ -3,7 +3,7 @@
     from lib.config import load_config
     from lib.inference.detector import Detector
     detector = Detector(load_config("configs/quickstart/shapes_cpu.yml"),
-                        "output/quickstart/shapes_cpu/train/SNIPER-0004.params")
+                        "output/quickstart/shapes_cpu/train/SNIPER-0003.params")
     for name, score, (x1, y1, x2, y2) in detector.detect("data/demo/demo.jpg"):
         ...
 
