@@ -65,9 +65,12 @@ def rows(figures):
                 ratio = ", %.2fx gluoncv Faster R-CNN per pixel" % (model[name]["s_per_megapixel"]
                                                                      / model[ref]["s_per_megapixel"])
             out.append(("train step fwd+bwd, %s" % name, "%.3f s/chip%s" % (model[name]["s_per_chip"], ratio)))
-    if tester:
-        for label, value in tester.get("rows", {}).items():
-            out.append(("tester, %s" % label, value))
+    for row in tester or []:
+        gcv = (", gluoncv Faster R-CNN R50 %.3f images/s at the same pixels" % row["gluoncv_images_per_s"]
+               if "gluoncv_images_per_s" in row else "")
+        out.append(("tester, %s, %s (%.1f Mpx/image)" % (row["model"], row["scales"], row["megapixels_per_image"]),
+                    "%.3f images/s, %.1f %% outside the forward%s" % (row["images_per_s"],
+                                                                     100 * row["overhead_fraction"], gcv)))
     return out
 
 
@@ -84,8 +87,7 @@ def main():
                                  folder),
             "model": run_script("bench_model.py", ["--iters", "1", "--models", models], folder),
         }
-        if os.path.exists(os.path.join(ROOT, "scripts", "bench_test.py")):
-            figures["test"] = run_script("bench_test.py", ["--images", "3" if args.quick else "8"], folder)
+        figures["test"] = run_script("bench_test.py", ["--images", "1" if args.quick else "2"], folder)
     table = rows(figures)
     print("\nMachine: %s\n" % machine())
     print("| benchmark | figure |\n|---|---|")
