@@ -48,5 +48,9 @@ quickstart-deepforest: setup
 	@echo "quickstart-deepforest done: detections drawn on data/demo/deepforest_detections.png," \
 	  "loss curve in output/quickstart/deepforest_cpu/train/loss_curve.png"
 
+# All benchmarks, one table (chip mining, loader, train step vs gluoncv, tester); BENCH_ARGS=--quick for a short run.
+bench: setup
+	$(PY) scripts/bench_all.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) output debug
