@@ -50,6 +50,8 @@ DEFAULTS = {
         "NUM_PROCESS": 2,
         "NUM_THREAD": 8,
         "CHIP_SIZE": 512,  # (new) the original hard-codes 512
+        "FULL_IMAGE": False,  # (new) ablation baseline: no chips, each image whole at one of SCALES (min, max)
+        "MAX_ITERATIONS": 0,  # (new) stop after this many updates (0: at end_epoch); equal-compute ablations
         "lr": 0.0,
         "VALID_RANGES": ((-1, 80), (32, 150), (120, -1)),
         "SCALES": (3.0, 1.667, 512.0),

@@ -134,3 +134,21 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_dir, tmp_path):
     iterations = [r["iteration"] for r in rows]
     assert iterations == sorted(set(iterations))  # no interval logged twice across the restart
     assert os.path.getsize(os.path.join(folder, "loss_curve.png")) > 1000
+
+
+def test_max_iterations_cuts_the_run_and_pixels_count_the_inputs(data_dir, tmp_path):
+    """Full-image multi-scale training (two canvases, a loader worker) stopped by TRAIN.MAX_ITERATIONS."""
+    from lib.chips.full_image import full_image_canvas
+    cfg = tiny_config(data_dir, tmp_path, "TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", "((300, 420), (160, 256))",
+                      "TRAIN.end_epoch", "3", "TRAIN.MAX_ITERATIONS", "7", "TRAIN.NUM_PROCESS", "1")
+    session = Session(cfg)
+    folder = session.run()
+    progress, stem = latest_checkpoint(folder)
+    assert stem.endswith("SNIPER-0003") and progress["num_update"] == 7 and progress["batch"] == 0
+    with open(os.path.join(folder, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["epoch"] for r in rows] == [1, 1, 1, 2, 2, 2, 3]  # 3 images per epoch, the third cut after one
+    canvases = {full_image_canvas(s) ** 2 for s in cfg.TRAIN.SCALES}
+    steps = np.diff([0] + [r["pixels"] for r in rows])
+    assert set(steps) <= canvases and len(set(steps)) == 2 and rows[-1]["pixels"] == progress["pixels"]
+    assert all(np.isfinite(r["RPNLogLoss"]) and np.isfinite(r["RCNNLogLoss"]) for r in rows)

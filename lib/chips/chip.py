@@ -21,6 +21,8 @@ class Chip:
     gt_index: indices into the record's gt boxes that are valid (trained) in this chip.
     proposal_index: for negative chips, indices into the record's proposals that placed the chip.
     negative: True for a chip mined from proposals.
+    canvas: side of the square network input the chip is pasted into; 0 means TRAIN.CHIP_SIZE (every SNIPER
+        chip), full-image chips (lib/chips/full_image.py) carry their scale's max side.
     """
     box: np.ndarray
     scale: float
@@ -29,6 +31,7 @@ class Chip:
     gt_index: np.ndarray = field(default_factory=_empty_index)
     proposal_index: np.ndarray = field(default_factory=_empty_index)
     negative: bool = False
+    canvas: int = 0
 
 
 @dataclass

@@ -74,18 +74,18 @@ def sample_labels(labels, batch_size, fg_fraction, rng):
     return labels
 
 
-def anchor_targets(valid_gts, invalid_gts, cfg, rng):
+def anchor_targets(valid_gts, invalid_gts, cfg, rng, chip_size=None):
     """RPN training targets of one chip.
 
-    valid_gts (V, 4), invalid_gts (I, 4): gts in chip pixels. Uses cfg.TRAIN.CHIP_SIZE, RPN_* keys and
-    cfg.network.RPN_FEAT_STRIDE / ANCHOR_SCALES / ANCHOR_RATIOS.
+    valid_gts (V, 4), invalid_gts (I, 4): gts in chip pixels. Uses chip_size (default cfg.TRAIN.CHIP_SIZE),
+    the TRAIN.RPN_* keys and cfg.network.RPN_FEAT_STRIDE / ANCHOR_SCALES / ANCHOR_RATIOS.
     Returns rpn_label (A*fh*fw,) float32, index a*fh*fw + y*fw + x; rpn_bbox_target and rpn_bbox_weight
     (4A, fh, fw) float32, channel 4a + coordinate; targets encode positives against their best valid gt
     (no normalisation), weights are 1 on the 4 coordinates of positives; everything else is 0.
     """
     net, train = cfg.network, cfg.TRAIN
     anchors, inside, num_anchors, fh, fw = anchor_grid(
-        train.CHIP_SIZE, net.RPN_FEAT_STRIDE, tuple(net.ANCHOR_SCALES), tuple(net.ANCHOR_RATIOS))
+        chip_size or train.CHIP_SIZE, net.RPN_FEAT_STRIDE, tuple(net.ANCHOR_SCALES), tuple(net.ANCHOR_RATIOS))
     valid_gts = np.asarray(valid_gts, dtype=np.float32).reshape(-1, 4)
     invalid_gts = np.asarray(invalid_gts, dtype=np.float32).reshape(-1, 4)
     labels, argmax = label_anchors(anchors[inside], valid_gts, invalid_gts,

@@ -4,13 +4,13 @@ import numpy as np
 BATCH_KEYS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
 
 
-def batch_layout(cfg, batch_size):
+def batch_layout(cfg, batch_size, canvas=None):
     """name -> (shape, dtype) of every array of a batch of `batch_size` chips (all float32).
 
-    data (B, 3, C, C); im_info (B, 3); gt_boxes (B, MAX_GTS, 5); valid_ranges (B, 2);
-    rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
+    data (B, 3, C, C) with C = canvas (default TRAIN.CHIP_SIZE); im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
+    valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
     """
-    size = cfg.TRAIN.CHIP_SIZE
+    size = canvas or cfg.TRAIN.CHIP_SIZE
     num_anchors = len(cfg.network.ANCHOR_SCALES) * len(cfg.network.ANCHOR_RATIOS)
     fh = fw = size // cfg.network.RPN_FEAT_STRIDE
     shapes = {

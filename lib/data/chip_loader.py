@@ -13,6 +13,7 @@ from lib.dataset.errors import DatasetError
 from lib.dataset.image_io import read_image
 
 MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
+FULL_IMAGE_RANGE = (-1, -1)  # TRAIN.FULL_IMAGE: no scale selection of RoIs
 
 
 def read_record_image(record):
@@ -76,6 +77,11 @@ def padded_gt_boxes(boxes, classes, max_gts):
     return out, len(boxes) - n
 
 
+def chip_canvas(chip, cfg):
+    """Side of the square network input of `chip`: its own canvas (full-image chips) or TRAIN.CHIP_SIZE."""
+    return chip.canvas or cfg.TRAIN.CHIP_SIZE
+
+
 def load_chip(record, chip, cfg, rng, image=None):
     """Every network input of one chip.
 
@@ -85,8 +91,9 @@ def load_chip(record, chip, cfg, rng, image=None):
     content size), gt_boxes (MAX_GTS, 5) (all gts surviving the move, in gt order, valid and invalid),
     valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw);
     n_truncated counts the gts beyond MAX_GTS left out of gt_boxes (anchor targets still use them).
+    C is chip_canvas(chip, cfg); a full-image chip's valid range is the whole canvas.
     """
-    size = cfg.TRAIN.CHIP_SIZE
+    size = chip_canvas(chip, cfg)
     if image is None:
         image = read_record_image(record)
     moved, kept = boxes_in_chip(record.boxes, chip, size)
@@ -96,7 +103,8 @@ def load_chip(record, chip, cfg, rng, image=None):
         "data": crop_chip_image(image, chip, size, cfg.network.PIXEL_MEANS),
         "im_info": np.array([chip.size[0], chip.size[1], chip.scale], dtype=np.float32),
         "gt_boxes": gt_boxes,
-        "valid_ranges": chip_valid_range(cfg.TRAIN.VALID_RANGES[chip.scale_index], chip.scale, size),
+        "valid_ranges": chip_valid_range(FULL_IMAGE_RANGE if cfg.TRAIN.FULL_IMAGE
+                                         else cfg.TRAIN.VALID_RANGES[chip.scale_index], chip.scale, size),
     }
-    out.update(anchor_targets(moved[valid], moved[~valid], cfg, rng))
+    out.update(anchor_targets(moved[valid], moved[~valid], cfg, rng, chip_size=size))
     return out, n_truncated

@@ -9,6 +9,9 @@ each chip of the epoch exactly once (plus padding) at a uniformly random positio
 Randomness comes only from (RNG_SEED, epoch): the stride and the shuffle from one Generator, and each image's
 chips and negatives from its own Generator seeded by (RNG_SEED, epoch, image index), so mining in a process
 pool gives the same chips as mining serially.
+
+TRAIN.FULL_IMAGE (the ablation's no-chip baselines) replaces mining by one whole-image chip per image at a
+scale drawn per image and epoch; batches then never mix canvas sizes.
 """
 import logging
 import multiprocessing
@@ -19,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.chips import draw_stride, sample_chips, sample_negatives
+from lib.chips.full_image import sample_full_image
 
 logger = logging.getLogger(__name__)
 
@@ -104,22 +108,48 @@ def pad_and_shuffle(entries, batch_size, rng):
     return [entries[i] for i in order]
 
 
+def pad_and_shuffle_by_canvas(entries, batch_size, rng):
+    """pad_and_shuffle with every batch taken from chips of one canvas size (full-image multi-scale training):
+    each canvas's entries are padded and shuffled on their own, then the order of the batches is permuted."""
+    canvases = sorted({chip.canvas for _, chip in entries})
+    if len(canvases) <= 1:
+        return pad_and_shuffle(entries, batch_size, rng)
+    batches = []
+    for canvas in canvases:
+        group = pad_and_shuffle([e for e in entries if e[1].canvas == canvas], batch_size, rng)
+        batches += [group[k:k + batch_size] for k in range(0, len(group), batch_size)]
+    return [entry for b in rng.permutation(len(batches)) for entry in batches[b]]
+
+
+def full_image_entries(records, cfg, epoch):
+    """[(image index, whole-image Chip)]: each record with gts once, at a scale drawn from its own Generator."""
+    scales = tuple(cfg.TRAIN.SCALES)
+    return [(i, chip) for i, record in enumerate(records)
+            for chip in sample_full_image(record.width, record.height, record.boxes, scales,
+                                          np.random.default_rng([cfg.RNG_SEED, epoch, IMAGE_STREAM, i]))]
+
+
 def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, negatives_fn=sample_negatives):
     """The EpochChips of `epoch` for `records` (which already include flipped copies with TRAIN.FLIP).
 
     sample_fn, negatives_fn: the chip engine's `sample_chips` and `sample_negatives` (replaceable in tests).
+    With TRAIN.FULL_IMAGE every image is one whole-image chip instead (no negatives).
     """
     train = cfg.TRAIN
     rng = np.random.default_rng([cfg.RNG_SEED, epoch])
     stride = draw_stride(rng)
-    job = _MiningJob(sample_fn, negatives_fn, tuple(train.SCALES), tuple(train.VALID_RANGES), train.CHIP_SIZE,
-                     stride, bool(train.USE_NEG_CHIPS), train.NUM_NEG_CHIPS, cfg.RNG_SEED, epoch)
-    mined = mine_chips(records, job, train.NUM_PROCESS)
-    entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
-    num_negative = sum(len(negative) for _, negative in mined)
+    if train.FULL_IMAGE:
+        entries, num_negative = full_image_entries(records, cfg, epoch), 0
+    else:
+        job = _MiningJob(sample_fn, negatives_fn, tuple(train.SCALES), tuple(train.VALID_RANGES),
+                         train.CHIP_SIZE, stride, bool(train.USE_NEG_CHIPS), train.NUM_NEG_CHIPS, cfg.RNG_SEED,
+                         epoch)
+        mined = mine_chips(records, job, train.NUM_PROCESS)
+        entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
+        num_negative = sum(len(negative) for _, negative in mined)
     batch_size = num_devices * train.BATCH_IMAGES
-    epoch_chips = EpochChips(pad_and_shuffle(entries, batch_size, rng), batch_size, cfg.RNG_SEED, epoch,
-                             stride, len(entries), num_negative)
+    epoch_chips = EpochChips(pad_and_shuffle_by_canvas(entries, batch_size, rng), batch_size, cfg.RNG_SEED,
+                             epoch, stride, len(entries), num_negative)
     logger.info("epoch %d: %d images, stride %d, %d chips (%d negative), %d batches of %d",
                 epoch, len(records), stride, len(entries), num_negative, epoch_chips.num_batches, batch_size)
     return epoch_chips

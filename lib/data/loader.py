@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from lib.data.batchify import batch_layout, batch_views, batchify, layout_nbytes
-from lib.data.chip_loader import load_chip
+from lib.data.chip_loader import chip_canvas, load_chip
 
 SLOTS_PER_WORKER = 2
 POLL_SECONDS = 0.2  # how often a waiting main process checks that the worker it waits for is alive
@@ -52,6 +52,19 @@ def batch_items(records, epoch_chips, batch_index):
     return items
 
 
+def batch_canvas(items, cfg):
+    """The canvas side shared by the chips of `items` (from batch_items)."""
+    canvases = {chip_canvas(chip, cfg) for _, chip, _ in items}
+    if len(canvases) != 1:
+        raise ValueError("a batch mixes canvas sizes %s" % sorted(canvases))
+    return canvases.pop()
+
+
+def batch_layout_of(items, cfg):
+    """The batch_layout of the batch `items` (its size and canvas)."""
+    return batch_layout(cfg, len(items), batch_canvas(items, cfg))
+
+
 def build_batch(items, cfg, out=None):
     """(batch dict, number of gts truncated from gt_boxes) of `items` from batch_items.
 
@@ -65,39 +78,40 @@ def build_batch(items, cfg, out=None):
     return batchify(chips, out), truncated
 
 
-def _worker_loop(cfg, layout, slot_names, tasks, results):
+def _worker_loop(cfg, slot_names, tasks, results):
     """Worker process: (slot, items) tasks, in order -> (truncated, error text or None) answers, in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the workers
     cv2.setNumThreads(1)  # one core per worker
     slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
-    _serve(cfg, [batch_views(layout, slot.buf) for slot in slots], tasks, results)
+    _serve(cfg, slots, tasks, results)
     for slot in slots:  # the views died with _serve's frame: the buffers can be closed
         slot.close()
 
 
-def _serve(cfg, views, tasks, results):
-    """Answer tasks until the None sentinel, writing batches into `views` (one name -> array dict per slot)."""
+def _serve(cfg, slots, tasks, results):
+    """Answer tasks until the None sentinel, writing each batch into its slot's buffer (laid out per batch)."""
     while True:
         task = tasks.get()
         if task is None:
             return
         slot, items = task
         try:
-            results.send((build_batch(items, cfg, views[slot])[1], None))
+            views = batch_views(batch_layout_of(items, cfg), slots[slot].buf)
+            results.send((build_batch(items, cfg, views)[1], None))
         except Exception:  # noqa: BLE001 - every failure goes back to the main process
             results.send((0, traceback.format_exc()))
+        views = None  # no view may outlive the loop: the slots are closed after it
 
 
 class _Worker:
     """One worker process with its task queue, its answer pipe and its shared-memory slots."""
 
-    def __init__(self, ctx, index, cfg, layout):
-        self.slots = [shared_memory.SharedMemory(create=True, size=layout_nbytes(layout))
-                      for _ in range(SLOTS_PER_WORKER)]
+    def __init__(self, ctx, index, cfg, nbytes):
+        self.slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(SLOTS_PER_WORKER)]
         self.tasks = ctx.Queue()
         self.answers, writer = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_loop, daemon=True, name="chip-loader-%d" % index,
-                                   args=(cfg, layout, [slot.name for slot in self.slots], self.tasks, writer))
+                                   args=(cfg, [slot.name for slot in self.slots], self.tasks, writer))
         self.process.start()
         writer.close()  # the worker holds the only write end: its death closes the pipe
 
@@ -190,20 +204,21 @@ class ChipLoader:
 
     def _iter_workers(self):
         ctx = multiprocessing.get_context("forkserver")
-        layout = batch_layout(self.cfg, self.epoch_chips.batch_size)
+        canvas = max(chip_canvas(chip, self.cfg) for _, chip in self.epoch_chips.entries)
+        nbytes = layout_nbytes(batch_layout(self.cfg, self.epoch_chips.batch_size, canvas))  # the largest batch
         workers, finished = [], False
         try:
             for index in range(min(self.num_workers, len(self))):
-                workers.append(_Worker(ctx, index, self.cfg, layout))
+                workers.append(_Worker(ctx, index, self.cfg, nbytes))
             self.worker_pids = [worker.process.pid for worker in workers]
-            yield from self._ordered_batches(workers, layout)
+            yield from self._ordered_batches(workers)
             finished = True
         finally:
             for worker in workers:
                 worker.stop(graceful=finished)
             self.worker_pids = []
 
-    def _ordered_batches(self, workers, layout):
+    def _ordered_batches(self, workers):
         """Position p goes to worker p mod N, slot (p div N) mod SLOTS_PER_WORKER; yields (batch, truncated)."""
         n, ahead = len(workers), len(workers) * SLOTS_PER_WORKER
 
@@ -221,6 +236,7 @@ class ChipLoader:
                 raise LoaderError("chip loader worker %s failed on batch %d of epoch %d:\n%s"
                                   % (worker.process.name, self.batch_indices[position], self.epoch_chips.epoch,
                                      error))
+            layout = batch_layout_of(self._items(position), self.cfg)
             batch = worker.copy_slot((position // n) % SLOTS_PER_WORKER, layout)
             send(position + ahead)
             yield batch, truncated

@@ -1,5 +1,9 @@
 """The SNIPER training loop (reference §6) on Gluon: devices, kvstore, fp16 loss scale, schedule, checkpoints.
 
+With TRAIN.MAX_ITERATIONS the run ends after that many updates: the epoch in progress is cut short and its
+end-of-epoch checkpoint is written as usual (equal-compute ablations). `pixels` in the progress and the log rows
+counts the network input pixels processed so far (all workers).
+
 Per iteration: the global batch is split over the devices, each device computes its losses (already normalised
 per device, as the reference), the gradients are summed over devices and workers by the kvstore
 (rescale_grad = 1 / loss scale, so no averaging), and one SGD step is taken.
@@ -116,7 +120,7 @@ class Session:
         global_batch = first.batch_size
         self.trainer = create_trainer(cfg, self.net, self.kvstore,
                                       build_scheduler(cfg, first.num_chips, global_batch))
-        self.progress = {"epoch": cfg.TRAIN.begin_epoch, "batch": 0, "num_update": 0}
+        self.progress = {"epoch": cfg.TRAIN.begin_epoch, "batch": 0, "num_update": 0, "pixels": 0}
         resume = cfg.TRAIN.RESUME if resume is None else resume
         if resume:
             self._resume()
@@ -166,6 +170,11 @@ class Session:
         epoch_chips = epoch_chips or build_epoch(self.records, cfg, epoch, self.devices_total)
         epoch_chips = worker_share(epoch_chips, self.rank, self.num_workers)
         indices = list(range(start_batch, epoch_chips.num_batches))
+        left = self._iterations_left()
+        if left is not None and left < len(indices):
+            log.info("TRAIN.MAX_ITERATIONS=%d: epoch %d ends after %d of its %d batches",
+                     cfg.TRAIN.MAX_ITERATIONS, epoch + 1, start_batch + left, epoch_chips.num_batches)
+            indices = indices[:left]
         loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
         metrics = RunningMetrics()
         chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
@@ -174,6 +183,8 @@ class Session:
         start = time.time()
         for done, (batch_index, batch) in enumerate(bar, 1):
             self.progress["num_update"] += 1
+            pixels = self.num_workers * batch["data"].size // 3  # B x H x W of every worker's share
+            self.progress["pixels"] = self.progress.get("pixels", 0) + int(pixels)
             self._step(batch, self.progress["num_update"], metrics)
             speed = done * chips / max(time.time() - start, 1e-9)
             bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
@@ -188,8 +199,14 @@ class Session:
         if self.rank == 0:
             log.info("loss curve: %s", self.logbook.plot())
 
+    def _iterations_left(self):
+        """Updates left before TRAIN.MAX_ITERATIONS, or None without that limit."""
+        limit = self.cfg.TRAIN.MAX_ITERATIONS
+        return max(0, limit - self.progress["num_update"]) if limit else None
+
     def _log(self, epoch, batch_index, speed, metrics):
         row = {"epoch": epoch + 1, "batch": batch_index + 1, "iteration": self.progress["num_update"],
+               "pixels": self.progress.get("pixels", 0),
                "lr": self.trainer.learning_rate, "chips_per_s": speed, "loss_scale": self.scaler.scale}
         row.update(metrics.values())
         if self.rank == 0:
@@ -220,5 +237,7 @@ class Session:
             self.logbook.rewrite(self.logbook.rows(keep_after=self.progress["num_update"]))
         start_epoch, start_batch = self.progress["epoch"], self.progress["batch"]
         for epoch in range(start_epoch, self.cfg.TRAIN.end_epoch):
+            if self._iterations_left() == 0:
+                break
             self.run_epoch(epoch, start_batch if epoch == start_epoch else 0)
         return self.folder
