@@ -120,3 +120,17 @@ def test_image_size_mismatch_names_the_file(tmp_path):
     with pytest.raises(DatasetError, match="small.png"):
         load_chip(record(path, 640, 480, [[0, 0, 50, 50]]), chip(0.0, 0.0, 3.0), paper_cfg(),
                   np.random.default_rng(0))
+
+
+def test_chips_of_one_image_share_one_read_only_decode(tmp_path, monkeypatch):
+    from lib.data import chip_loader
+    path = write_image(tmp_path / "once.png", 64, 48, [[5, 5, 20, 20]])
+    calls = []
+    real = chip_loader.read_image
+    monkeypatch.setattr(chip_loader, "read_image", lambda p: calls.append(p) or real(p))
+    chip_loader._decoded.cache_clear()
+    plain = chip_loader.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]]))
+    mirrored = chip_loader.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]], flipped=True))
+    assert calls == [path]
+    np.testing.assert_array_equal(mirrored, plain[:, ::-1])
+    assert not plain.flags.writeable and not mirrored.flags.writeable
