@@ -9,7 +9,8 @@ pixels: the budget is `--budget-epochs` epochs of the config itself (SNIPER, pos
 quickstart), and every arm trains for the number of iterations whose network-input pixels (canvas pixels,
 padding included) match it (TRAIN.MAX_ITERATIONS), with its lr step and warmup at the same fractions of its
 run. Negative chips need a short RPN-only run and its proposals on the training set first (the two-stage
-pipeline); that stage is reported apart from the budget. Each arm's result is kept in <out>/<arm>/result.json
+pipeline); that stage is reported apart from the budget. The `*_time` arms give the full-image baselines the
+reference arm's training wall time instead (their equal-pixel arms measure their speed first). Each arm's result is kept in <out>/<arm>/result.json
 and reused unless --force; the table goes to stdout and <out>/ablation.md.
 """
 import argparse
@@ -27,17 +28,20 @@ from lib.config import load_config  # noqa: E402
 from lib.utils.atomic import atomic_write_bytes, atomic_write_json  # noqa: E402
 
 PYRAMID = ((1700, 2400), (930, 1340), (240, 256))  # the test scales: the 3-scale image pyramid
-# name -> (label, --set words on top of the config, uses negative chips)
+SINGLE = ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", "((930, 1340),)", "TRAIN.BATCH_IMAGES", "2"]
+MULTI = ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", str(PYRAMID), "TRAIN.BATCH_IMAGES", "2"]
+# name -> (label, --set words on top of the config, uses negative chips, None for the pixel budget or the arm
+# whose measured seconds per iteration turn the reference arm's training time into this arm's iterations)
 ARMS = {
-    "sniper": ("SNIPER, 3 scales, + negative chips", [], True),
-    "sniper_pos": ("SNIPER, 3 scales, positive chips only", [], False),
+    "sniper": ("SNIPER, 3 scales, + negative chips", [], True, None),
+    "sniper_pos": ("SNIPER, 3 scales, positive chips only", [], False, None),
     "sniper_2scales": ("SNIPER, 2 scales (no x1.5), positive chips only",
-                       ["TRAIN.SCALES", "(0.833, 256.0)", "TRAIN.VALID_RANGES", "((-1, 150), (120, -1))"], False),
-    "single_scale": ("full image, single scale (930, 1340)",
-                     ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", "((930, 1340),)", "TRAIN.BATCH_IMAGES", "2"],
-                     False),
-    "multi_scale": ("full image, multi-scale (1700, 2400) / (930, 1340) / (240, 256)",
-                    ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", str(PYRAMID), "TRAIN.BATCH_IMAGES", "2"], False),
+                       ["TRAIN.SCALES", "(0.833, 256.0)", "TRAIN.VALID_RANGES", "((-1, 150), (120, -1))"], False,
+                       None),
+    "single_scale": ("full image, single scale (930, 1340)", SINGLE, False, None),
+    "multi_scale": ("full image, multi-scale (1700, 2400) / (930, 1340) / (240, 256)", MULTI, False, None),
+    "single_scale_time": ("full image, single scale, equal wall time", SINGLE, False, "single_scale"),
+    "multi_scale_time": ("full image, multi-scale, equal wall time", MULTI, False, "multi_scale"),
 }
 REFERENCE_ARM = "sniper_pos"  # the config as it is: its budget-epochs define the pixel budget
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -69,11 +73,9 @@ def epoch_plan(cfg_file, words):
     return epoch.num_batches, pixels, epoch.num_chips, len(records)
 
 
-def schedule_words(cfg, plan, budget_pixels, reference_iterations):
-    """--set words giving an arm `budget_pixels` of training, the config's schedule shape scaled to it."""
-    batches, pixels = plan[0], plan[1]
-    iterations = max(1, round(budget_pixels * batches / pixels))
-    passes = iterations / batches
+def schedule_words(cfg, plan, iterations, reference_iterations):
+    """--set words giving an arm `iterations` of training, the config's schedule shape scaled to it."""
+    passes = iterations / plan[0]
     step_fraction = float(cfg.TRAIN.lr_step) / cfg.TRAIN.end_epoch if cfg.TRAIN.lr_step else None
     warmup = max(1, round(cfg.TRAIN.warmup_step * iterations / reference_iterations))
     words = ["TRAIN.MAX_ITERATIONS", str(iterations), "TRAIN.end_epoch", str(math.ceil(passes) + 1),
@@ -105,19 +107,38 @@ def stage_negatives(args, out):
     return words, seconds
 
 
+def arm_iterations(name, plan, budget, out):
+    """Iterations of an arm: its batches' pixels matching the budget, or (equal wall time) the reference arm's
+    training seconds at this arm's measured seconds per iteration."""
+    speed_of = ARMS[name][3]
+    if speed_of is None:
+        return max(1, round(budget["pixels"] * plan[0] / plan[1]))
+    reference, measured = (load_result(out, arm) for arm in (REFERENCE_ARM, speed_of))
+    return max(1, round(reference["train_s"] * measured["iterations"] / measured["train_s"]))
+
+
+def load_result(out, name):
+    """The saved result of arm `name`; SystemExit saying which arm to run first when it is missing."""
+    path = os.path.join(out, name, "result.json")
+    if not os.path.exists(path):
+        raise SystemExit("error: %s is needed first (python scripts/ablation.py --arms %s)" % (path, name))
+    with open(path) as f:
+        return json.load(f)
+
+
 def run_arm(args, name, words, budget, out):
     """Train and test one arm within the pixel budget; its result dict (also saved as result.json)."""
     from lib.train.checkpoint import latest_checkpoint, output_dir
     folder = os.path.join(out, name)
     result_path = os.path.join(folder, "result.json")
     if os.path.exists(result_path) and not args.force:
-        with open(result_path) as f:
-            return json.load(f)
+        return load_result(out, name)
     os.makedirs(folder, exist_ok=True)
     words = ["output_path", folder] + words
     cfg = load_config(args.cfg, words)
     plan = epoch_plan(args.cfg, words)
-    schedule, iterations, passes = schedule_words(cfg, plan, budget["pixels"], budget["iterations"])
+    schedule, iterations, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
+                                                  budget["iterations"])
     words = words + schedule
     train_s = run(["main_train.py", "--cfg", args.cfg, "--set"] + words, os.path.join(folder, "train.log"))
     progress, _ = latest_checkpoint(output_dir(load_config(args.cfg, words)))
