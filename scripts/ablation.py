@@ -10,7 +10,8 @@ quickstart), and every arm trains for the number of iterations whose network-inp
 padding included) match it (TRAIN.MAX_ITERATIONS), with its lr step and warmup at the same fractions of its
 run. Negative chips need a short RPN-only run and its proposals on the training set first (the two-stage
 pipeline); that stage is reported apart from the budget. The `*_time` arms give the full-image baselines the
-reference arm's training wall time instead (their equal-pixel arms measure their speed first). Each arm's result is kept in <out>/<arm>/result.json
+reference arm's training wall time instead (their equal-pixel arms measure their speed first); `sniper_epochs`
+gives SNIPER with negatives the reference's number of passes (the paper's comparison; more pixels). Each arm's result is kept in <out>/<arm>/result.json
 and reused unless --force; the table goes to stdout and <out>/ablation.md.
 """
 import argparse
@@ -30,8 +31,9 @@ from lib.utils.atomic import atomic_write_bytes, atomic_write_json  # noqa: E402
 PYRAMID = ((1700, 2400), (930, 1340), (240, 256))  # the test scales: the 3-scale image pyramid
 SINGLE = ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", "((930, 1340),)", "TRAIN.BATCH_IMAGES", "2"]
 MULTI = ["TRAIN.FULL_IMAGE", "True", "TRAIN.SCALES", str(PYRAMID), "TRAIN.BATCH_IMAGES", "2"]
-# name -> (label, --set words on top of the config, uses negative chips, None for the pixel budget or the arm
-# whose measured seconds per iteration turn the reference arm's training time into this arm's iterations)
+# name -> (label, --set words on top of the config, uses negative chips, budget): budget None is the pixel
+# budget, "epochs" the reference's number of passes over the data, an arm name the reference's training time at
+# that arm's measured seconds per iteration)
 ARMS = {
     "sniper": ("SNIPER, 3 scales, + negative chips", [], True, None),
     "sniper_pos": ("SNIPER, 3 scales, positive chips only", [], False, None),
@@ -40,6 +42,7 @@ ARMS = {
                        None),
     "single_scale": ("full image, single scale (930, 1340)", SINGLE, False, None),
     "multi_scale": ("full image, multi-scale (1700, 2400) / (930, 1340) / (240, 256)", MULTI, False, None),
+    "sniper_epochs": ("SNIPER, 3 scales, + negative chips, 3 passes (more pixels)", [], True, "epochs"),
     "single_scale_time": ("full image, single scale, equal wall time", SINGLE, False, "single_scale"),
     "multi_scale_time": ("full image, multi-scale, equal wall time", MULTI, False, "multi_scale"),
 }
@@ -108,11 +111,13 @@ def stage_negatives(args, out):
 
 
 def arm_iterations(name, plan, budget, out):
-    """Iterations of an arm: its batches' pixels matching the budget, or (equal wall time) the reference arm's
-    training seconds at this arm's measured seconds per iteration."""
+    """Iterations of an arm: its batches' pixels matching the budget, the budget's epochs of its own batches, or
+    (equal wall time) the reference arm's training seconds at this arm's measured seconds per iteration."""
     speed_of = ARMS[name][3]
     if speed_of is None:
         return max(1, round(budget["pixels"] * plan[0] / plan[1]))
+    if speed_of == "epochs":
+        return round(budget["epochs"] * plan[0])
     reference, measured = (load_result(out, arm) for arm in (REFERENCE_ARM, speed_of))
     return max(1, round(reference["train_s"] * measured["iterations"] / measured["train_s"]))
 
@@ -199,7 +204,7 @@ def main(argv=None):
     cfg = load_config(args.cfg)
     epochs = args.budget_epochs or cfg.TRAIN.end_epoch
     ref_batches, ref_pixels, _, _ = epoch_plan(args.cfg, [])
-    budget = {"pixels": epochs * ref_pixels, "iterations": epochs * ref_batches}
+    budget = {"pixels": epochs * ref_pixels, "iterations": epochs * ref_batches, "epochs": epochs}
     print("budget: %.0fM input pixels (%g epochs of %s, %d iterations)"
           % (budget["pixels"] / 1e6, epochs, args.cfg, budget["iterations"]), flush=True)
     extra_s, results = None, []

@@ -22,9 +22,10 @@ def test_schedule_keeps_the_configs_shape_at_any_length():
 
 
 def test_pixel_budget_and_wall_time_budget(tmp_path):
-    budget = {"pixels": 600e6, "iterations": 1000}
+    budget = {"pixels": 600e6, "iterations": 1000, "epochs": 3}
     plan = (200, 400e6, 400, 400)  # 200 batches of 2 Mpx
     assert ablation.arm_iterations("single_scale", plan, budget, str(tmp_path)) == 300
+    assert ablation.arm_iterations("sniper_epochs", plan, budget, str(tmp_path)) == 600
     with pytest.raises(SystemExit, match="sniper_pos"):
         ablation.arm_iterations("single_scale_time", plan, budget, str(tmp_path))
     for arm, seconds, iterations in (("sniper_pos", 480.0, 1000), ("single_scale", 120.0, 300)):
