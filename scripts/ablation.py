@@ -9,7 +9,8 @@ pixels: the budget is `--budget-epochs` epochs of the config itself (SNIPER, pos
 quickstart), and every arm trains for the number of iterations whose network-input pixels (canvas pixels,
 padding included) match it (TRAIN.MAX_ITERATIONS), with its lr step and warmup at the same fractions of its
 run. Negative chips need a short RPN-only run and its proposals on the training set first (the two-stage
-pipeline); that stage is reported apart from the budget. The `*_time` arms give the full-image baselines the
+pipeline); that stage is reported apart from the budget. Full-image arms are also tested with their own
+protocol ("own test": their (930, 1340) resolution alone, no valid ranges). The `*_time` arms give the full-image baselines the
 reference arm's training wall time instead (their equal-pixel arms measure their speed first); `sniper_epochs`
 gives SNIPER with negatives the reference's number of passes (the paper's comparison; more pixels). Each arm's result is kept in <out>/<arm>/result.json
 and reused unless --force; the table goes to stdout and <out>/ablation.md.
@@ -46,6 +47,8 @@ ARMS = {
     "single_scale_time": ("full image, single scale, equal wall time", SINGLE, False, "single_scale"),
     "multi_scale_time": ("full image, multi-scale, equal wall time", MULTI, False, "multi_scale"),
 }
+# the full-image arms' own test protocol: their training resolution, no valid ranges
+OWN_TEST = ["TEST.SCALES", "((930, 1340),)", "TEST.VALID_RANGES", "((-1, -1),)", "TEST.BATCH_IMAGES", "(1,)"]
 REFERENCE_ARM = "sniper_pos"  # the config as it is: its budget-epochs define the pixel budget
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
@@ -131,30 +134,43 @@ def load_result(out, name):
         return json.load(f)
 
 
+def test_arm(args, words, log_path, extra=()):
+    """main_test.py on an arm's last checkpoint with `extra` --set words; (COCO metrics dict, seconds)."""
+    from lib.train.checkpoint import latest_checkpoint, output_dir
+    cfg = load_config(args.cfg, list(words) + list(extra))
+    progress, _ = latest_checkpoint(output_dir(cfg))
+    seconds = run(["main_test.py", "--cfg", args.cfg, "--epoch", str(progress["epoch"]), "--set"] + list(words) +
+                  list(extra), log_path)
+    metrics_file = os.path.join(output_dir(cfg), "results", "detections_%s_metrics.json" % cfg.dataset.test_image_set)
+    with open(metrics_file) as f:
+        return json.load(f)["metrics"], seconds
+
+
 def run_arm(args, name, words, budget, out):
-    """Train and test one arm within the pixel budget; its result dict (also saved as result.json)."""
+    """Train and test one arm within its budget; its result dict (also saved as result.json).
+
+    Full-image arms are also tested with their own protocol (OWN_TEST: one scale, no valid ranges)."""
     from lib.train.checkpoint import latest_checkpoint, output_dir
     folder = os.path.join(out, name)
     result_path = os.path.join(folder, "result.json")
-    if os.path.exists(result_path) and not args.force:
-        return load_result(out, name)
-    os.makedirs(folder, exist_ok=True)
     words = ["output_path", folder] + words
-    cfg = load_config(args.cfg, words)
-    plan = epoch_plan(args.cfg, words)
-    schedule, iterations, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
-                                                  budget["iterations"])
-    words = words + schedule
-    train_s = run(["main_train.py", "--cfg", args.cfg, "--set"] + words, os.path.join(folder, "train.log"))
-    progress, _ = latest_checkpoint(output_dir(load_config(args.cfg, words)))
-    test_s = run(["main_test.py", "--cfg", args.cfg, "--epoch", str(progress["epoch"]), "--set"] + words,
-                 os.path.join(folder, "test.log"))
-    metrics_file = os.path.join(output_dir(cfg), "results", "detections_%s_metrics.json" % cfg.dataset.test_image_set)
-    with open(metrics_file) as f:
-        metrics = json.load(f)["metrics"]
-    result = {"arm": name, "label": ARMS[name][0], "metrics": metrics, "iterations": progress["num_update"],
-              "pixels": progress["pixels"], "passes": passes, "pixels_per_image_pass": plan[1] / plan[3],
-              "chips_per_image_pass": plan[2] / plan[3], "train_s": train_s, "test_s": test_s}
+    if os.path.exists(result_path) and not args.force:
+        result = load_result(out, name)
+    else:
+        os.makedirs(folder, exist_ok=True)
+        cfg = load_config(args.cfg, words)
+        plan = epoch_plan(args.cfg, words)
+        schedule, iterations, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
+                                                      budget["iterations"])
+        train_s = run(["main_train.py", "--cfg", args.cfg, "--set"] + words + schedule,
+                      os.path.join(folder, "train.log"))
+        progress, _ = latest_checkpoint(output_dir(cfg))
+        metrics, test_s = test_arm(args, words, os.path.join(folder, "test.log"))
+        result = {"arm": name, "label": ARMS[name][0], "metrics": metrics, "iterations": progress["num_update"],
+                  "pixels": progress["pixels"], "passes": passes, "pixels_per_image_pass": plan[1] / plan[3],
+                  "chips_per_image_pass": plan[2] / plan[3], "train_s": train_s, "test_s": test_s}
+    if "TRAIN.FULL_IMAGE" in words and "own_metrics" not in result:
+        result["own_metrics"] = test_arm(args, words, os.path.join(folder, "test_own.log"), OWN_TEST)[0]
     atomic_write_json(result_path, result, indent=1)
     return result
 
@@ -167,14 +183,15 @@ def pyramid_pixels():
 
 def table(results, pyramid, extra_s):
     """The markdown table of the results (and a note on the negative-mining stage)."""
-    head = ("| arm | AP | AP50 | AP75 | APs | APm | APl | input px / image / pass | vs 3-scale pyramid "
-            "| passes | px processed | train min |")
+    head = ("| arm | AP | AP50 | AP75 | APs | APm | APl | AP, own test | input px / image / pass "
+            "| vs 3-scale pyramid | passes | px processed | train min |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         m = r["metrics"]
         ratio = r["pixels_per_image_pass"] / pyramid
-        lines.append("| %s | %s | %.0fk | %.2f | %.2f | %.0fM | %.1f |" % (
-            r["label"], " | ".join("%.3f" % m[k] for k in METRICS), r["pixels_per_image_pass"] / 1e3, ratio,
+        own = "%.3f" % r["own_metrics"]["AP"] if "own_metrics" in r else "-"
+        lines.append("| %s | %s | %s | %.0fk | %.2f | %.2f | %.0fM | %.1f |" % (
+            r["label"], " | ".join("%.3f" % m[k] for k in METRICS), own, r["pixels_per_image_pass"] / 1e3, ratio,
             r["passes"], r["pixels"] / 1e6, r["train_s"] / 60))
     if extra_s is not None:
         lines.append("\nNegative chips need a %.1f-minute first stage (RPN-only training + proposals on the "
