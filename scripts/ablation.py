@@ -46,6 +46,8 @@ ARMS = {
     "sniper_epochs": ("SNIPER, 3 scales, + negative chips, 3 passes (more pixels)", [], True, "epochs"),
     "single_scale_time": ("full image, single scale, equal wall time", SINGLE, False, "single_scale"),
     "multi_scale_time": ("full image, multi-scale, equal wall time", MULTI, False, "multi_scale"),
+    "single_scale_anchors": ("full image, single scale, anchors 16-480 px, equal wall time",
+                             SINGLE + ["network.ANCHOR_SCALES", "(1, 2, 3.5, 6, 10, 18, 30)"], False, "single_scale"),
 }
 # the full-image arms' own test protocol: their training resolution, no valid ranges
 OWN_TEST = ["TEST.SCALES", "((930, 1340),)", "TEST.VALID_RANGES", "((-1, -1),)", "TEST.BATCH_IMAGES", "(1,)"]
