@@ -83,20 +83,26 @@ def test_missing_image_raises_naming_the_file(tmp_path, workers):
         assert info.type is LoaderError and "Traceback" in str(info.value)
 
 
-def test_killed_worker_ends_iteration_with_an_error(tmp_path):
+def signalled_worker_ends_iteration(tmp_path, worker, sig, timeout, match):
+    """Two workers; after one batch, send `sig` to worker `worker`: the iteration must end within 30 s with a
+    LoaderError matching `match`, and every worker must be gone."""
     records, cfg, ep = small_setup(tmp_path, num_batches=40)
     cfg.TRAIN.NUM_PROCESS = 2
-    loader = ChipLoader(records, cfg, ep, timeout=60)
+    loader = ChipLoader(records, cfg, ep, timeout=timeout)
     iterator = iter(loader)
     next(iterator)
     pids = list(loader.worker_pids)
-    os.kill(pids[0], signal.SIGKILL)
+    os.kill(pids[worker], sig)
     start = time.monotonic()
-    with pytest.raises(LoaderError, match="killed by signal 9"):
+    with pytest.raises(LoaderError, match=match):
         for _ in iterator:
             pass
     assert time.monotonic() - start < 30
     assert all(gone(pid) for pid in pids)
+
+
+def test_killed_worker_ends_iteration_with_an_error(tmp_path):
+    signalled_worker_ends_iteration(tmp_path, 0, signal.SIGKILL, 60, "killed by signal 9")
 
 
 def test_break_and_interrupt_stop_the_workers(tmp_path):
@@ -131,17 +137,8 @@ def test_batch_indices_select_batches_in_the_given_order(tmp_path, workers):
 
 
 def test_stalled_workers_time_out(tmp_path):
-    records, cfg, ep = small_setup(tmp_path, num_batches=40)
-    cfg.TRAIN.NUM_PROCESS = 2
-    loader = ChipLoader(records, cfg, ep, timeout=1.0)
-    iterator = iter(loader)
-    next(iterator)
-    pids = list(loader.worker_pids)
-    os.kill(pids[1], signal.SIGSTOP)  # batch 1 (and every odd batch) is worker 1's
-    with pytest.raises(LoaderError, match="chip-loader-1 .* sent no batch in 1 s"):
-        for _ in iterator:
-            pass
-    assert all(gone(pid) for pid in pids)
+    # batch 1 (and every odd batch) is worker 1's
+    signalled_worker_ends_iteration(tmp_path, 1, signal.SIGSTOP, 1.0, "chip-loader-1 .* sent no batch in 1 s")
 
 
 def test_workers_run_after_the_main_process_used_opencv_threads(tmp_path):
