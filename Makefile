@@ -52,7 +52,7 @@ quickstart-deepforest: setup
 bench: setup
 	$(PY) scripts/bench_all.py $(BENCH_ARGS)
 
-# The paper's claims in miniature on the shapes data (README "Ablation"); ~1.5 h on 2 cores, reuses finished arms.
+# The paper's claims in miniature on the shapes data (README "Ablation"); ~1.6 h on 2 cores, reuses finished arms.
 ablation: setup
 	$(PY) scripts/make_shapes.py --cfg $(QS_SHAPES)
 	$(QS_ENV) $(PY) scripts/ablation.py --cfg $(QS_SHAPES)
