@@ -10,10 +10,11 @@ quickstart), and every arm trains for the number of iterations whose network-inp
 padding included) match it (TRAIN.MAX_ITERATIONS), with its lr step and warmup at the same fractions of its
 run. Negative chips need a short RPN-only run and its proposals on the training set first (the two-stage
 pipeline); that stage is reported apart from the budget. Full-image arms are also tested with their own
-protocol ("own test": their (930, 1340) resolution alone, no valid ranges). The `*_time` arms give the full-image baselines the
-reference arm's training wall time instead (their equal-pixel arms measure their speed first); `sniper_epochs`
-gives SNIPER with negatives the reference's number of passes (the paper's comparison; more pixels). Each arm's result is kept in <out>/<arm>/result.json
-and reused unless --force; the table goes to stdout and <out>/ablation.md.
+protocol ("own test": their (930, 1340) resolution alone, no valid ranges). The `*_time` arms give the
+full-image baselines the reference arm's training wall time instead (their equal-pixel arms measure their speed
+first); `sniper_epochs` gives SNIPER with negatives the reference's number of passes (the paper's comparison;
+more pixels). Each arm's result is kept in <out>/<arm>/result.json and reused unless --force; the table goes to
+stdout and <out>/ablation.md.
 """
 import argparse
 import json
@@ -89,7 +90,7 @@ def schedule_words(cfg, plan, iterations, reference_iterations):
     words = ["TRAIN.MAX_ITERATIONS", str(iterations), "TRAIN.end_epoch", str(math.ceil(passes) + 1),
              "TRAIN.warmup_step", str(warmup), "TRAIN.lr_step",
              "%.4f" % (step_fraction * passes) if step_fraction else ""]
-    return words, iterations, passes
+    return words, passes
 
 
 def stage_negatives(args, out):
@@ -162,7 +163,7 @@ def run_arm(args, name, words, budget, out):
         os.makedirs(folder, exist_ok=True)
         cfg = load_config(args.cfg, words)
         plan = epoch_plan(args.cfg, words)
-        schedule, iterations, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
+        schedule, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
                                                       budget["iterations"])
         train_s = run(["main_train.py", "--cfg", args.cfg, "--set"] + words + schedule,
                       os.path.join(folder, "train.log"))

@@ -2,7 +2,8 @@
 
 Single-scale training resizes every image to one (min, max) resolution; multi-scale training draws one of
 several resolutions per image and epoch. Both feed the network the whole image, pasted top-left into a square
-canvas whose side is the resolution's max (rounded up to a multiple of 32), and train every gt (no valid ranges, no negative chips).
+canvas whose side is the resolution's max (rounded up to a multiple of 32), and train every gt (no valid
+ranges, no negative chips).
 """
 import numpy as np
 

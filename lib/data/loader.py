@@ -221,11 +221,14 @@ class ChipLoader:
     def _ordered_batches(self, workers):
         """Position p goes to worker p mod N, slot (p div N) mod SLOTS_PER_WORKER; yields (batch, truncated)."""
         n, ahead = len(workers), len(workers) * SLOTS_PER_WORKER
+        layouts = {}  # position -> layout of a batch sent and not yet received
 
         def send(position):
             if position < len(self):
                 slot = (position // n) % SLOTS_PER_WORKER
-                workers[position % n].tasks.put((slot, self._items(position)))
+                items = self._items(position)
+                layouts[position] = batch_layout_of(items, self.cfg)
+                workers[position % n].tasks.put((slot, items))
 
         for position in range(ahead):
             send(position)
@@ -236,7 +239,6 @@ class ChipLoader:
                 raise LoaderError("chip loader worker %s failed on batch %d of epoch %d:\n%s"
                                   % (worker.process.name, self.batch_indices[position], self.epoch_chips.epoch,
                                      error))
-            layout = batch_layout_of(self._items(position), self.cfg)
-            batch = worker.copy_slot((position // n) % SLOTS_PER_WORKER, layout)
+            batch = worker.copy_slot((position // n) % SLOTS_PER_WORKER, layouts.pop(position))
             send(position + ahead)
             yield batch, truncated

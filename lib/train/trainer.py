@@ -138,6 +138,7 @@ class Session:
             log.warning("%s.states missing (a dist_sync checkpoint): momentum restarts from zero", stem)
         self.scaler.load_state(progress)
         self.progress = progress
+        progress.setdefault("pixels", 0)  # checkpoints written before the pixel count
         log.info("resumed from %s (epoch %d, batch %d, update %d)", stem, progress["epoch"], progress["batch"],
                  progress["num_update"])
 
@@ -184,7 +185,7 @@ class Session:
         for done, (batch_index, batch) in enumerate(bar, 1):
             self.progress["num_update"] += 1
             pixels = self.num_workers * batch["data"].size // 3  # B x H x W of every worker's share
-            self.progress["pixels"] = self.progress.get("pixels", 0) + int(pixels)
+            self.progress["pixels"] += int(pixels)
             self._step(batch, self.progress["num_update"], metrics)
             speed = done * chips / max(time.time() - start, 1e-9)
             bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
@@ -206,7 +207,7 @@ class Session:
 
     def _log(self, epoch, batch_index, speed, metrics):
         row = {"epoch": epoch + 1, "batch": batch_index + 1, "iteration": self.progress["num_update"],
-               "pixels": self.progress.get("pixels", 0),
+               "pixels": self.progress["pixels"],
                "lr": self.trainer.learning_rate, "chips_per_s": speed, "loss_scale": self.scaler.scale}
         row.update(metrics.values())
         if self.rank == 0:
