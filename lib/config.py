@@ -203,7 +203,8 @@ def load_config(cfg_file=None, overrides=()):
     if cfg_file:
         update_from_yaml(cfg, cfg_file)
     update_from_list(cfg, list(overrides))
-    return cfg
+    from lib.config_values import check_values  # imports this module: imported here
+    return check_values(cfg)
 
 
 def config_name(cfg):
