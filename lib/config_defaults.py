@@ -54,6 +54,9 @@ DEFAULTS = {
         "MAX_ITERATIONS": 0,  # (new) stop after this many updates (0: at end_epoch); equal-compute ablations
         "lr": 0.0,
         "VALID_RANGES": ((-1, 80), (32, 150), (120, -1)),
+        # (new) opt-in: intermediate scales also assign only gts / proposals above their lower bound (the
+        # original's box_assigner has none there: small gts train in middle-scale chips)
+        "ASSIGN_LOWER_BOUND_ALL_SCALES": False,
         "SCALES": (3.0, 1.667, 512.0),
         "lr_step": "",
         "scale": 1.0,

@@ -58,14 +58,29 @@ def test_valid_range_rules_per_scale():
     assert masks[2].tolist() == [False, False, False, False, True, False]
 
 
-def test_no_lower_bound_quirk_is_fixed_at_intermediate_scales():
-    # Both gts lie in the one x1.667 chip; the 20 px gt is below that scale's range (32) and must not be valid
-    # there (the reference's assigner would mark it valid: it drops the lower bound at intermediate scales).
+@pytest.mark.parametrize("lower_bound_all_scales, middle_gts", [(False, [0, 1]), (True, [1])])
+def test_intermediate_scale_lower_bound(lower_bound_all_scales, middle_gts):
+    # Both gts lie in the one x1.667 chip (a 333 x 250 canvas); the 20 px gt is below that scale's range (32).
+    # The original's box_assigner checks only a < hi, max side, w, h >= 2 below the coarsest scale
+    # (lib/data_utils/data_workers.py, box_assigner valid_ids), and the 20 px box lies inside the chip with a
+    # clipped side 20 <= 150, so the original assigns it there: gt_index [0, 1]. The opt-in drops it: [1].
     gts = np.array([[10, 10, 30, 30], [60, 60, 120, 120]], float)
-    chips = _sample(200, 150, gts)
+    chips = sample_chips(200, 150, gts, SCALES, RANGES, 512, 56, None, np.random.default_rng(0),
+                         lower_bound_all_scales=lower_bound_all_scales)
     middle = _by_scale(chips.positive, 1)
-    assert len(middle) == 1 and middle[0].gt_index.tolist() == [1]
+    assert len(middle) == 1 and middle[0].gt_index.tolist() == middle_gts
     assert sorted(np.concatenate([c.gt_index for c in _by_scale(chips.positive, 0)]).tolist()) == [0, 1]
+
+
+@pytest.mark.parametrize("lower_bound_all_scales, expected", [(False, [1]), (True, [])])
+def test_small_proposals_place_middle_scale_negatives_without_the_lower_bound(lower_bound_all_scales, expected):
+    # 12 proposals of 20 px near (500, 350), far from the gt: at x3 12 <= 25 boxes (no chip); at x1.667 the
+    # original assigns them (no lower bound) and 12 > 10 keeps the chip (box_assigner's "> 10 and scale_i != 0").
+    gts = np.array([[10, 10, 40, 40]], float)
+    props = _cluster(12, 500, 350, 20)
+    chips = sample_chips(640, 480, gts, SCALES, RANGES, 512, 56, props, np.random.default_rng(0),
+                         lower_bound_all_scales=lower_bound_all_scales)
+    assert [c.scale_index for c in chips.negative] == expected
 
 
 def test_each_gt_valid_in_its_best_chip_only():
@@ -150,8 +165,8 @@ def _cluster(n, x, y, size):
 @pytest.mark.parametrize("n, expected", [(26, 1), (25, 0)])
 def test_negative_chip_at_finest_scale_needs_more_than_25_boxes(n, expected):
     gts = np.array([[10, 10, 40, 40]], float)
-    props = _cluster(n, 500, 380, 20)  # 20 px: valid at the finest scale only, far from the gt
-    neg = _sample(640, 480, gts, props).negative
+    props = _cluster(n, 500, 380, 20)  # 20 px, far from the gt (the original also mines them at x1.667)
+    neg = _by_scale(_sample(640, 480, gts, props).negative, 0)
     assert len(neg) == expected
     if expected:
         assert neg[0].scale_index == 0 and neg[0].negative and neg[0].size == (512, 512)
@@ -192,7 +207,9 @@ def test_coarsest_scale_negative_record_size():
 def test_sample_negatives_per_epoch():
     gts = np.array([[10, 10, 40, 40]], float)
     props = np.concatenate([_cluster(30, 500, 380, 20), _cluster(30, 300, 200, 20), _cluster(30, 560, 20, 20)])
-    chips = _sample(640, 480, gts, props)
+    # the opt-in lower bound keeps the 20 px clusters to the finest scale: one negative chip each
+    chips = sample_chips(640, 480, gts, SCALES, RANGES, 512, 56, props, np.random.default_rng(0),
+                         lower_bound_all_scales=True)
     assert len(chips.negative) == 3
     picked = sample_negatives(chips, 2, np.random.default_rng(0))
     assert len(picked) == 2 and all(any(p is c for c in chips.negative) for p in picked)

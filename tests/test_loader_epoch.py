@@ -24,7 +24,7 @@ def random_records(n, seed=0, with_proposals=False):
 
 
 def fake_sampler(width, height, gt_boxes, scales, valid_ranges, chip_size=512, stride=None, proposals=None,
-                 rng=None):
+                 rng=None, lower_bound_all_scales=False):
     """One positive chip per gt and three negatives when proposals are given (all at scale 0)."""
     def make(i, negative):
         return Chip(box=np.array([i, 0, i + 100, 100], np.float32), scale=3.0, scale_index=0, size=(512, 512),

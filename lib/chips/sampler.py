@@ -43,7 +43,7 @@ def _scaled_cover(boxes, s, width, height, chip_size, stride, rng):
 class ImageScales:
     """What every step needs about one image: its size, factors, ranges, chip size and stride."""
 
-    def __init__(self, width, height, scales, valid_ranges, chip_size, stride):
+    def __init__(self, width, height, scales, valid_ranges, chip_size, stride, lower_bound_all_scales=False):
         if len(valid_ranges) != len(scales):
             raise ValueError("TRAIN.VALID_RANGES has %d entries but TRAIN.SCALES has %d"
                              % (len(valid_ranges), len(scales)))
@@ -51,6 +51,7 @@ class ImageScales:
         self.factors = scale_factors(width, height, scales)
         self.valid_ranges = [tuple(v) for v in valid_ranges]
         self.chip_size, self.stride = chip_size, stride
+        self.lower_bound_all_scales = bool(lower_bound_all_scales)
 
     @property
     def n(self):
@@ -59,8 +60,14 @@ class ImageScales:
     def is_last(self, i):
         return i == self.n - 1
 
-    def mask(self, rule, stats, i):
-        return rule(stats, i, self.n, self.valid_ranges[i], self.factors[i], self.chip_size, self.stride)
+    def chip_mask(self, stats, i):
+        """(N,) bool: the gts the positive chips of scale i must cover."""
+        return chip_mask(stats, i, self.n, self.valid_ranges[i], self.factors[i], self.chip_size, self.stride)
+
+    def assign_mask(self, stats, i):
+        """(N,) bool: the boxes scale i may assign to its chips."""
+        return assign_mask(stats, i, self.n, self.valid_ranges[i], self.factors[i], self.chip_size, self.stride,
+                           lower_bound_all_scales=self.lower_bound_all_scales)
 
     def cover(self, boxes, i, rng):
         return _scaled_cover(boxes, self.factors[i], self.width, self.height, self.chip_size, self.stride, rng)
@@ -81,10 +88,10 @@ def positive_chips(geo, gt_boxes, all_boxes, n_gt, rng):
     gt_boxes: (N, 4); all_boxes: (N_all, 4), the gts first (then the proposals, if any); n_gt = N.
     """
     gt_stats, all_stats = box_stats(gt_boxes), box_stats(all_boxes)
-    per_scale = [geo.cover(gt_boxes[geo.mask(chip_mask, gt_stats, i)], i, rng) for i in range(geo.n)]
+    per_scale = [geo.cover(gt_boxes[geo.chip_mask(gt_stats, i)], i, rng) for i in range(geo.n)]
     chips, covered = [], []
     for i, boxes_i in enumerate(per_scale):
-        assignable = np.flatnonzero(geo.mask(assign_mask, all_stats, i))
+        assignable = np.flatnonzero(geo.assign_mask(all_stats, i))
         owner = assign_to_chips(all_boxes[assignable], boxes_i, geo.is_last(i), geo.valid_ranges[i])
         covered_i = np.zeros(len(all_boxes), dtype=bool)
         covered_i[assignable[owner >= 0]] = True
@@ -103,7 +110,7 @@ def negative_chips(geo, all_boxes, n_gt, covered, rng):
     all_stats = box_stats(all_boxes)
     chips = []
     for i in range(geo.n):
-        remaining = np.flatnonzero(geo.mask(assign_mask, all_stats, i) & ~covered[i])
+        remaining = np.flatnonzero(geo.assign_mask(all_stats, i) & ~covered[i])
         boxes_i = geo.cover(all_boxes[remaining], i, rng)
         owner = assign_to_chips(all_boxes[remaining], boxes_i, geo.is_last(i), geo.valid_ranges[i],
                                 strict_hi=True)
@@ -114,7 +121,7 @@ def negative_chips(geo, all_boxes, n_gt, covered, rng):
 
 
 def sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size=512, stride=None, proposals=None,
-                 rng=None):
+                 rng=None, lower_bound_all_scales=False):
     """All chips of one image. -> ImageChips(positive=[Chip], negative=[Chip]).
 
     width, height: the image size (original px). gt_boxes: (N, 4) gts, original px.
@@ -122,10 +129,11 @@ def sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size=512, s
     stride: chip stride in scaled px; None draws one of 56..59 from `rng` (the epoch builder should rather draw
     it once per epoch with `draw_stride` and pass it). proposals: (M, 4) or None; with proposals, negative
     chips are mined (reference USE_NEG_CHIPS). rng: seed, Generator or RandomState.
+    lower_bound_all_scales: TRAIN.ASSIGN_LOWER_BOUND_ALL_SCALES, see `assign_mask` (False: the original).
     """
     rng = as_rng(rng)
     stride = draw_stride(rng) if stride is None else int(stride)
-    geo = ImageScales(width, height, scales, valid_ranges, int(chip_size), stride)
+    geo = ImageScales(width, height, scales, valid_ranges, int(chip_size), stride, lower_bound_all_scales)
     gt_boxes = _as_boxes("gt_boxes", gt_boxes)
     props = None if proposals is None else _as_boxes("proposals", proposals)
     all_boxes = gt_boxes if props is None else np.concatenate([gt_boxes, props], axis=0)

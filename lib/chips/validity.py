@@ -55,19 +55,21 @@ def chip_mask(stats, i, n_scales, valid_range, s, chip_size, stride):
     return fits & (stats.a >= lo)
 
 
-def assign_mask(stats, i, n_scales, valid_range, s, chip_size, stride):
+def assign_mask(stats, i, n_scales, valid_range, s, chip_size, stride, *, lower_bound_all_scales=False):
     """Boxes (gts and proposals) that scale i may assign to a chip (`box_assigner`). -> (N,) bool.
 
-    coarsest: a >= lo; other scales: a < hi, m < (C - S - 1)/s, w >= 2, h >= 2 and, at intermediate scales,
-    a >= lo. The reference has no lower bound at intermediate scales here (§10.3); we apply it, so that a gt
-    valid in a chip is one that the chip's valid range admits (a documented deviation).
+    coarsest: a >= lo; other scales: a < hi, m < (C - S - 1)/s, w >= 2, h >= 2. The original's box_assigner
+    has no lower bound below the coarsest scale (lib/data_utils/data_workers.py, box_assigner's valid_ids), so
+    a gt below the middle scale's lower bound inside a middle-scale chip is trained there, and small proposals
+    place middle-scale negative chips. `lower_bound_all_scales` (TRAIN.ASSIGN_LOWER_BOUND_ALL_SCALES) also
+    requires a >= lo at intermediate scales, as the paper describes.
     """
     lo, hi = bounds(valid_range)
     if i == n_scales - 1:
         return stats.a >= lo
     mask = ((stats.a < hi) & (stats.m < max_side_limit(s, chip_size, stride))
             & (stats.w >= 2) & (stats.h >= 2))
-    if i > 0:
+    if lower_bound_all_scales and i > 0:
         mask &= stats.a >= lo
     return mask
 

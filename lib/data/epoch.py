@@ -70,6 +70,7 @@ class _MiningJob:
     num_negatives: int
     seed: int
     epoch: int
+    lower_bound_all_scales: bool = False
 
     def __call__(self, item):
         """(image index, ImageRecord) -> (positive chips, sampled negative chips)."""
@@ -77,7 +78,8 @@ class _MiningJob:
         rng = np.random.default_rng([self.seed, self.epoch, IMAGE_STREAM, index])
         chips = self.sample_fn(record.width, record.height, record.boxes, self.scales, self.valid_ranges,
                                chip_size=self.chip_size, stride=self.stride,
-                               proposals=record.proposals if self.use_negatives else None, rng=rng)
+                               proposals=record.proposals if self.use_negatives else None, rng=rng,
+                               lower_bound_all_scales=self.lower_bound_all_scales)
         negatives = self.negatives_fn(chips, self.num_negatives, rng) if self.use_negatives else []
         return list(chips.positive), list(negatives)
 
@@ -143,7 +145,7 @@ def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, nega
     else:
         job = _MiningJob(sample_fn, negatives_fn, tuple(train.SCALES), tuple(train.VALID_RANGES),
                          train.CHIP_SIZE, stride, bool(train.USE_NEG_CHIPS), train.NUM_NEG_CHIPS, cfg.RNG_SEED,
-                         epoch)
+                         epoch, bool(train.ASSIGN_LOWER_BOUND_ALL_SCALES))
         mined = mine_chips(records, job, train.NUM_PROCESS)
         entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
         num_negative = sum(len(negative) for _, negative in mined)
