@@ -16,6 +16,7 @@ import sys
 import yaml
 
 from lib.config_defaults import DEFAULTS, PER_SCALE_KEYS
+from lib.config_legacy import warn_legacy
 
 
 class ConfigError(ValueError):
@@ -197,12 +198,13 @@ def update_from_list(cfg, words):
 
 
 def load_config(cfg_file=None, overrides=()):
-    """Defaults, then the YAML file (if any), then the `--set` words."""
+    """Defaults, then the YAML file (if any), then the `--set` words; legacy keys warn, values are checked."""
     cfg = default_config()
     cfg["_cfg_file"] = ""
     if cfg_file:
         update_from_yaml(cfg, cfg_file)
     update_from_list(cfg, list(overrides))
+    warn_legacy(cfg)  # one line per key set that has no effect (lib/config_legacy.py)
     from lib.config_values import check_values  # imports this module: imported here
     return check_values(cfg)
 
