@@ -54,7 +54,8 @@ def run(cfg, epoch=None, contexts=None):
     log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward",
              len(dataset.records) / max(total_s, 1e-9), len(per_scale), 100 * (1 - forward_s / max(total_s, 1e-9)))
     results_dir = os.path.join(folder, "results")
-    evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set)
+    evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set,
+                                     voc=cfg.dataset.dataset == "PascalVOC")
     return evaluation if evaluation is not None else results_file(results_dir, cfg.dataset.test_image_set)
 
 

@@ -35,6 +35,9 @@ DEFAULTS = {
         "NUM_CLASSES": 21,
         "proposal": "rpn",
         "MAX_GTS": 100,  # (new) gt rows per chip; more are counted and reported, never silently dropped
+        # (new) PascalVOC class names: "" = the 20 VOC classes, "auto" = the sorted unique object names in the
+        # annotation files of dataset.image_set, or comma-separated names ("car,person"); NUM_CLASSES = count + 1
+        "CLASSES": "",
     },
     "TRAIN": {
         "ONLY_PROPOSAL": False,

@@ -9,7 +9,7 @@ from lib.dataset.coco import load_coco_set
 from lib.dataset.coco_json import merge_coco_files
 from lib.dataset.deepforest import ensure_deepforest
 from lib.dataset.errors import DatasetError
-from lib.dataset.pascal_voc import load_pascal_voc
+from lib.dataset.pascal_voc import check_num_classes, load_pascal_voc, voc_class_names
 from lib.dataset.roidb import Dataset, ImageRecord
 from lib.dataset.shapes import ensure_shapes
 
@@ -18,13 +18,14 @@ DATASETS = ("coco", "PascalVOC", "shapes", "deepforest")
 __all__ = ["load_dataset", "merge_datasets", "Dataset", "ImageRecord", "DatasetError", "DATASETS"]
 
 
-def _load_set(cfg, image_set, verify_images):
-    """One image set (no `+`) of the configured dataset."""
+def _load_set(cfg, image_set, verify_images, voc_classes=None):
+    """One image set (no `+`) of the configured dataset; voc_classes: PascalVOC's object class names."""
     kind, path = cfg.dataset.dataset, cfg.dataset.dataset_path
     if kind == "coco":
         return load_coco_set(path, image_set, "COCO_" + image_set, verify_images)
     if kind == "PascalVOC":
-        return load_pascal_voc(path, image_set, os.path.join(cfg.dataset.root_path, "cache"), verify_images)
+        return load_pascal_voc(path, image_set, os.path.join(cfg.dataset.root_path, "cache"), verify_images,
+                               voc_classes)
     if kind == "shapes":
         ensure_shapes(path)
         return load_coco_set(path, image_set, "shapes_" + image_set, verify_images)
@@ -51,6 +52,20 @@ def merge_datasets(parts, cache_dir):
                    category_ids=list(first.category_ids), annotation_file=merged_file)
 
 
+def _voc_classes(cfg):
+    """PascalVOC: the class names of dataset.CLASSES, checked against dataset.NUM_CLASSES; else None (the key
+    must then be empty: the other loaders take the names from their json)."""
+    setting = cfg.dataset.CLASSES
+    if cfg.dataset.dataset != "PascalVOC":
+        if setting.strip():
+            raise DatasetError("config key dataset.CLASSES is read by the PascalVOC loader only (dataset.dataset "
+                               "%s takes the class names from its annotation json)" % cfg.dataset.dataset)
+        return None
+    names = voc_class_names(setting, cfg.dataset.dataset_path, cfg.dataset.image_set)
+    check_num_classes(names, cfg.dataset.NUM_CLASSES, setting)
+    return names
+
+
 def load_dataset(cfg, image_set, verify_images=False):
     """The Dataset of `image_set` ("+"-joined sets merged) of cfg.dataset.dataset under cfg.dataset.dataset_path.
 
@@ -60,7 +75,8 @@ def load_dataset(cfg, image_set, verify_images=False):
     sets = [s for s in str(image_set).split("+") if s]
     if not sets:
         raise DatasetError("empty image set %r" % image_set)
-    parts = [_load_set(cfg, s, verify_images) for s in sets]
+    voc_classes = _voc_classes(cfg)
+    parts = [_load_set(cfg, s, verify_images, voc_classes) for s in sets]
     dataset = parts[0] if len(parts) == 1 else merge_datasets(parts, os.path.join(cfg.dataset.root_path, "cache"))
     if dataset.num_classes != cfg.dataset.NUM_CLASSES:
         raise DatasetError("config key dataset.NUM_CLASSES is %d but %s has %d classes + background = %d"

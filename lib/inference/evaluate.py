@@ -1,8 +1,9 @@
-"""COCO evaluation of a results json (reference §7.5): the 12 COCOeval numbers and per-class AP.
+"""Evaluation of the final detections: COCOeval's 12 numbers and per-class AP, and for VOC the VOC AP too.
 
 `evaluate_detections` is the tester's last step: write the results json; if the dataset has annotations, run
 COCOeval (bbox), log the summary table and per-class AP, and save them next to the results as
-`detections_<image set>_metrics.json`; without annotations (test-dev style) only the json is written.
+`detections_<image set>_metrics.json`; without annotations (test-dev style) only the json is written. A Pascal
+VOC set also gets its VOC results files and the VOC AP (`voc_evaluate`), under the key "voc" of the metrics.
 """
 import contextlib
 import io
@@ -13,7 +14,10 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from lib.dataset.pascal_voc import split_image_set, voc_eval_gts
 from lib.inference.coco_results import results_file, write_coco_results
+from lib.inference.voc_eval import AP_MODES, class_ap
+from lib.inference.voc_results import class_lines, parse_lines, results_template, write_lines
 from lib.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -84,18 +88,71 @@ def coco_evaluate(results, annotation_file, class_names, category_ids):
 
 def format_summary(evaluation):
     """The 12 numbers and per-class AP as a readable multi-line table."""
-    lines = ["%-6s %-50s %7.4f" % (name, label, evaluation["metrics"][name])
+    lines = ["COCO bbox AP (pycocotools COCOeval):"] + ["%-6s %-50s %7.4f" % (name, label, evaluation["metrics"][name])
              for name, label in zip(METRIC_NAMES, _METRIC_LABELS)]
     lines.append("per-class AP @[IoU=0.50:0.95]:")
     lines += ["  %-30s %7.4f" % (name, ap) for name, ap in evaluation["per_class_ap"].items()]
     return "\n".join(lines)
 
 
-def evaluate_detections(detections, dataset, results_dir, image_set):
+VOC_IOU_THRESHOLDS = (0.5, 0.7)  # the original's do_python_eval reports mAP at both
+
+
+def _voc_key(thresh, mode):
+    return "AP%d_%s" % (round(thresh * 100), mode)
+
+
+def voc_evaluate(detections, dataset, *, image_set, results_dir):
+    """Write the VOC results files of a Pascal VOC set and compute its VOC AP from them.
+
+    detections: dets[image][cls] (n, 5) in dataset.records order. The year decides the metric the original
+    reports (11-point before 2010, as its do_python_eval); both are computed, at IoU 0.5 and 0.7.
+    Returns {"metric", "mAP": {key: value}, "per_class_ap": {class: {key: value}}, "num_gts": {class: n},
+    "results_files"}; key as "AP50_11point"; -1 for a class without non-difficult gts (left out of mAP).
+    """
+    years = [split_image_set(s)[0] for s in image_set.split("+")]
+    official = "11point" if all(y.isdigit() and int(y) < 2010 for y in years) else "area"
+    image_ids = [r.image_id for r in dataset.records]
+    image_index = {image_id: i for i, image_id in enumerate(image_ids)}
+    if len(image_index) != len(image_ids):
+        raise ValueError("dataset %s: repeated image ids, which VOC results files cannot tell apart" % dataset.name)
+    gts = voc_eval_gts(dataset.records, dataset.class_names)
+    template = results_template(results_dir, image_set)
+    keys = [_voc_key(t, m) for t in VOC_IOU_THRESHOLDS for m in AP_MODES]
+    per_class, num_gts = {}, {}
+    for cls, name in enumerate(dataset.class_names[1:], start=1):
+        lines = class_lines(detections, image_ids, cls)
+        write_lines(template.format(name), lines)
+        npos, ap = class_ap(parse_lines(lines, image_index), gts[cls], iou_thresholds=VOC_IOU_THRESHOLDS)
+        num_gts[name] = npos
+        per_class[name] = {k: float(v) if npos else -1.0 for k, v in zip(keys, ap.ravel())}
+    counted = [ap for name, ap in per_class.items() if num_gts[name]]
+    mean = {k: float(np.mean([ap[k] for ap in counted])) if counted else -1.0 for k in keys}
+    log.info("wrote the VOC results files %s", template.format("<class>"))
+    return {"metric": _voc_key(0.5, official), "mAP": mean, "per_class_ap": per_class, "num_gts": num_gts,
+            "results_files": template}
+
+
+def format_voc_summary(voc):
+    """The VOC AP table: one row per class and the mAP row; the metric the original reports is starred."""
+    keys = list(voc["mAP"])
+    header = "%-24s %6s " % ("class", "gts") + " ".join("%13s" % (k + ("*" if k == voc["metric"] else ""))
+                                                       for k in keys)
+    lines = ["VOC AP (pascal_voc_eval rules: IoU > threshold, +1 pixel boxes, difficult ignored; * = the metric "
+             "the original reports for this year):", header]
+    lines += ["%-24s %6d " % (name, voc["num_gts"][name]) + " ".join("%13.4f" % ap[k] for k in keys)
+              for name, ap in voc["per_class_ap"].items()]
+    lines.append("%-24s %6d " % ("mAP", sum(voc["num_gts"].values()))
+                 + " ".join("%13.4f" % voc["mAP"][k] for k in keys))
+    return "\n".join(lines)
+
+
+def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False):
     """Write `<results_dir>/detections_<image_set>_results.json`; evaluate it when the dataset has annotations.
 
-    detections: dets[image][cls] (n, 5) in dataset.records order. Returns the evaluation dict (see
-    `coco_evaluate`), or None for a set without annotations.
+    detections: dets[image][cls] (n, 5) in dataset.records order. voc: a Pascal VOC set, also written as VOC
+    results files and evaluated with the VOC AP (key "voc"). Returns the evaluation dict (see `coco_evaluate`),
+    or None for a set without annotations.
     """
     path = results_file(results_dir, image_set)
     results = write_coco_results(path, detections, dataset)
@@ -106,8 +163,10 @@ def evaluate_detections(detections, dataset, results_dir, image_set):
     evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names,
                                dataset.category_ids)
     log.info("COCO bbox evaluation of %s:\n%s", dataset.name, format_summary(evaluation))
+    if voc:
+        evaluation["voc"] = voc_evaluate(detections, dataset, image_set=image_set, results_dir=results_dir)
+        log.info("VOC evaluation of %s:\n%s", dataset.name, format_voc_summary(evaluation["voc"]))
     metrics_path = os.path.join(results_dir, "detections_%s_metrics.json" % image_set)
     atomic_write_json(metrics_path, evaluation, indent=2)
     log.info("metrics saved to %s", metrics_path)
     return evaluation
-

@@ -1,0 +1,158 @@
+"""VOC AP (lib/inference/voc_eval.py) on tiny cases computed by hand, with the original's rules
+(lib/dataset/pascal_voc_eval.py: `voc_eval` matching, `voc_ap` 11-point and area), the VOC results files, the
+VOC table beside the COCO one, and main_test end to end on a VOC-layout copy of the tiny shapes data."""
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from dataset_helpers import write_voc
+from lib.dataset.pascal_voc import VOC_CLASSES, load_pascal_voc
+from lib.inference.evaluate import evaluate_detections
+from lib.inference.voc_eval import class_ap, voc_ap
+from lib.inference.voc_results import class_lines, parse_lines, results_template
+
+# Three non-difficult gts (npos = 3) and one difficult gt; 1-based inclusive 10 x 10 boxes (area 100).
+GTS = (np.array([0, 0, 0, 1]),
+       np.array([[1, 1, 10, 10], [21, 1, 30, 10], [41, 1, 50, 10], [1, 1, 10, 10]], dtype=float),
+       np.array([False, False, True, False]))
+
+
+def _dets(rows):
+    """rows: (image, score, x1, y1, x2, y2) -> (images, scores, boxes)."""
+    rows = np.array(rows, dtype=float).reshape(-1, 6)
+    return rows[:, 0].astype(int), rows[:, 1], rows[:, 2:]
+
+
+def test_three_gts_five_detections_one_difficult_both_modes():
+    dets = _dets([
+        (0, 0.9, 1, 1, 10, 10),   # gt 0, IoU 1: TP
+        (0, 0.8, 2, 1, 10, 10),   # best gt 0 (IoU 90/100), already taken: FP
+        (0, 0.7, 41, 1, 50, 10),  # the difficult gt: neither TP nor FP
+        (1, 0.5, 6, 1, 15, 10),   # gt 3: intersection 5 x 10 = 50, union 150, IoU 1/3: FP
+        (0, 0.6, 21, 1, 30, 10),  # gt 1, IoU 1: TP (ranked before the 0.5 one)
+    ])
+    npos, ap = class_ap(dets, GTS, iou_thresholds=(0.5,))
+    assert npos == 3
+    # score order: TP, FP, (difficult), TP, FP -> cumulative tp 1 1 1 2 2, fp 0 1 1 1 2
+    # recall 1/3 1/3 1/3 2/3 2/3, precision 1 1/2 1/2 2/3 1/2 (the difficult one repeats the previous point)
+    # 11-point: t = 0, .1, .2, .3 -> max precision at recall >= t = 1; t = .4, .5, .6 -> 2/3; t >= .7 -> 0
+    #   AP = (4 * 1 + 3 * 2/3) / 11 = 6/11
+    # area: envelope 1 up to recall 1/3, 2/3 up to 2/3, then 0: AP = 1/3 * 1 + 1/3 * 2/3 = 5/9
+    np.testing.assert_allclose(ap, [[6 / 11, 5 / 9]])
+
+
+def test_iou_must_exceed_the_threshold():
+    gts = (np.array([0]), np.array([[1, 1, 10, 10]], dtype=float), np.array([False]))
+    half = _dets([(0, 0.9, 1, 1, 10, 5)])  # 10 x 5 inside the 10 x 10 gt: IoU 50 / 100 = 0.5 exactly
+    # the original tests `ovmax > ovthresh`: at 0.5 it is a FP (AP 0), at 0.49 a TP (AP 1)
+    np.testing.assert_allclose(class_ap(half, gts, iou_thresholds=(0.5, 0.49))[1], [[0, 0], [1, 1]])
+
+
+def test_detection_on_a_difficult_gt_first_costs_nothing():
+    gts = (np.array([0, 0]), np.array([[1, 1, 10, 10], [21, 1, 30, 10]], dtype=float), np.array([True, False]))
+    dets = _dets([(0, 0.9, 1, 1, 10, 10), (0, 0.8, 21, 1, 30, 10)])
+    # tp 0 1, fp 0 0: precision 0/eps = 0 then 1, recall 0 then 1 -> 11-point: 1 at every t; area: 1 * 1
+    np.testing.assert_allclose(class_ap(dets, gts)[1], [[1, 1]])
+
+
+def test_eleven_points_are_the_originals_float_steps():
+    # 10 gts in 10 images, 3 found with precision 1: recall 0.1 0.2 0.3. The original's points are
+    # np.arange(0., 1.1, 0.1), whose 4th is 0.30000000000000004 > 3/10, so only t = 0, .1, .2 count: AP = 3/11
+    # (4/11 with exact tenths). Area: 0.3 * 1.
+    gts = (np.arange(10), np.tile([[1.0, 1, 10, 10]], (10, 1)), np.zeros(10, bool))
+    dets = _dets([(i, 0.9 - 0.1 * i, 1, 1, 10, 10) for i in range(3)])
+    np.testing.assert_allclose(class_ap(dets, gts)[1], [[3 / 11, 0.3]])
+
+
+def test_no_detection_and_no_gt():
+    gts = (np.array([0]), np.array([[1, 1, 10, 10]], dtype=float), np.array([False]))
+    np.testing.assert_allclose(class_ap(_dets([]), gts)[1], [[0, 0]])
+    npos, ap = class_ap(_dets([(0, 0.9, 1, 1, 10, 10)]), (np.array([0]), GTS[1][:1], np.array([True])))
+    assert npos == 0 and np.isnan(ap).all()
+
+
+def test_voc_ap_on_given_curves():
+    # recall .5 .5 1, precision 1 .5 2/3. 11-point: t <= .5 (6 points) -> 1, t in .6 .. 1 (5 points) -> 2/3
+    # -> (6 + 10/3) / 11 = 28/33. area: envelope 1 up to .5, 2/3 up to 1 -> .5 + 1/3 = 5/6
+    recall, precision = [0.5, 0.5, 1.0], [1.0, 0.5, 2 / 3]
+    assert voc_ap(recall, precision, "11point") == pytest.approx(28 / 33)
+    assert voc_ap(recall, precision, "area") == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="AP mode 'coco'"):
+        voc_ap(recall, precision, "coco")
+
+
+def test_results_lines_are_one_based_rounded_and_parse_back(tmp_path):
+    dets = [[None, np.array([[0, 9, 99.96, 49.04, 0.123456]], np.float32)], [None, np.zeros((0, 5), np.float32)]]
+    lines = class_lines(dets, ["000005", "000007"], 1)
+    assert lines == ["000005 0.123 1.0 10.0 101.0 50.0"]  # the original's '{:s} {:.3f} {:.1f} ...' of box + 1
+    images, scores, boxes = parse_lines(lines, {"000005": 0, "000007": 1})
+    assert images.tolist() == [0] and scores.tolist() == [0.123] and boxes.tolist() == [[1, 10, 101, 50]]
+    template = results_template(str(tmp_path), "2007_test")
+    assert template == str(tmp_path / "VOC2007" / "Main" / "comp4_det_test_{}.txt")
+    assert results_template("r", "2007_test+2012_val").endswith("VOC2007+2012/Main/comp4_det_test+val_{}.txt")
+
+
+# ---- evaluate_detections on a VOC-layout set (no model) ----------------------------------------------------
+
+def _voc_dataset(tmp_path):
+    """The GTS case as VOC files (image a: cats 1, 2 and the difficult one; image b: cat 3) plus one dog in b."""
+    cats = [("cat", (1, 1, 10, 10), 0), ("cat", (21, 1, 30, 10), 0), ("cat", (41, 1, 50, 10), 1)]
+    write_voc(tmp_path, "2007", "test", {"a": (64, 48, cats),
+                                         "b": (64, 48, [("cat", (1, 1, 10, 10), 0), ("dog", (31, 31, 40, 40), 0)])})
+    return load_pascal_voc(str(tmp_path), "2007_test", str(tmp_path / "cache"))
+
+
+def _detections(dataset):
+    """The first test's five cat detections (0-based: the 1-based boxes - 1) and one exact dog."""
+    cat, dog = VOC_CLASSES.index("cat") + 1, VOC_CLASSES.index("dog") + 1
+    dets = [[np.zeros((0, 5), np.float32) for _ in dataset.class_names] for _ in dataset.records]
+    dets[0][cat] = np.array([[0, 0, 9, 9, 0.9], [1, 0, 9, 9, 0.8], [40, 0, 49, 9, 0.7], [20, 0, 29, 9, 0.6]],
+                            np.float32)
+    dets[1][cat] = np.array([[5, 0, 14, 9, 0.5]], np.float32)
+    dets[1][dog] = np.array([[30, 30, 39, 39, 0.95]], np.float32)
+    return dets
+
+
+def test_evaluate_detections_voc_table_metrics_and_results_files(tmp_path, caplog):
+    dataset = _voc_dataset(tmp_path / "VOCdevkit")
+    caplog.set_level(logging.INFO, logger="lib.inference")
+    results_dir = tmp_path / "results"
+    evaluation = evaluate_detections(_detections(dataset), dataset, str(results_dir), "2007_test", voc=True)
+    voc = evaluation["voc"]
+    assert voc["metric"] == "AP50_11point"  # VOC2007: the original reports the 11-point metric
+    assert voc["num_gts"]["cat"] == 3 and voc["num_gts"]["dog"] == 1 and voc["num_gts"]["person"] == 0
+    assert voc["per_class_ap"]["cat"] == pytest.approx(
+        {"AP50_11point": 6 / 11, "AP50_area": 5 / 9, "AP70_11point": 6 / 11, "AP70_area": 5 / 9})
+    assert voc["per_class_ap"]["person"]["AP50_area"] == -1.0  # no gt: left out of the mean
+    # mAP over cat and dog (dog found exactly: AP 1)
+    assert voc["mAP"] == pytest.approx({"AP50_11point": (6 / 11 + 1) / 2, "AP50_area": (5 / 9 + 1) / 2,
+                                        "AP70_11point": (6 / 11 + 1) / 2, "AP70_area": (5 / 9 + 1) / 2})
+    assert 0 <= evaluation["metrics"]["AP50"] <= 1  # the COCO table is still there
+    with open(results_dir / "detections_2007_test_metrics.json") as f:
+        assert json.load(f)["voc"] == voc
+    main = results_dir / "VOC2007" / "Main"
+    assert sorted(os.listdir(main)) == sorted("comp4_det_test_%s.txt" % c for c in VOC_CLASSES)
+    assert (main / "comp4_det_test_dog.txt").read_text() == "b 0.950 31.0 31.0 40.0 40.0\n"
+    assert (main / "comp4_det_test_cat.txt").read_text().splitlines()[:2] == ["a 0.900 1.0 1.0 10.0 10.0",
+                                                                              "a 0.800 2.0 1.0 10.0 10.0"]
+    assert (main / "comp4_det_test_person.txt").read_text() == ""
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "COCO bbox AP (pycocotools COCOeval)" in text and "VOC AP (pascal_voc_eval rules" in text
+    assert "AP50_11point*" in text and "AP50_area " in text
+
+
+def test_evaluate_detections_without_voc_has_no_voc_key(tmp_path):
+    dataset = _voc_dataset(tmp_path / "VOCdevkit")
+    evaluation = evaluate_detections(_detections(dataset), dataset, str(tmp_path / "results"), "2007_test")
+    assert "voc" not in evaluation and not (tmp_path / "results" / "VOC2007").exists()
+
+
+def test_voc2012_sets_report_the_area_metric(tmp_path):
+    write_voc(tmp_path / "VOCdevkit", "2012", "val", {"x": (64, 48, [("dog", (31, 31, 40, 40), 0)])})
+    dataset = load_pascal_voc(str(tmp_path / "VOCdevkit"), "2012_val", str(tmp_path / "cache"))
+    dets = [[np.zeros((0, 5), np.float32) for _ in dataset.class_names]]
+    evaluation = evaluate_detections(dets, dataset, str(tmp_path / "results"), "2012_val", voc=True)
+    assert evaluation["voc"]["metric"] == "AP50_area" and evaluation["voc"]["mAP"]["AP50_area"] == 0.0
