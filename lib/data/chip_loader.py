@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 
 from lib.data.anchor_targets import anchor_targets
-from lib.dataset.errors import DatasetError
-from lib.dataset.image_io import read_image
+from lib.dataset.image_io import check_size, read_image
 
 MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
 IMAGE_CACHE_SIZE = 8  # decoded images kept per loader process
@@ -31,13 +30,11 @@ def read_record_image(record):
     """The record's image, HxWx3 uint8 BGR (read-only), mirrored when `record.flipped`.
 
     The last IMAGE_CACHE_SIZE decoded images are kept per process: a large image (a 2299 x 2472 aerial PNG takes
-    110 ms to decode) gives many chips. Raises DatasetError naming the file when it is unreadable or its size
-    differs from the record's.
+    110 ms to decode) gives many chips. Raises DatasetError naming the file when it is unreadable, truncated or
+    its size differs from the record's.
     """
     image = _decoded(record.image)
-    if image.shape[:2] != (record.height, record.width):
-        raise DatasetError("image %s is %dx%d but its record says %dx%d"
-                         % (record.image, image.shape[1], image.shape[0], record.width, record.height))
+    check_size(image, record.image, record.width, record.height)
     return image[:, ::-1] if record.flipped else image
 
 

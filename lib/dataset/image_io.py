@@ -1,10 +1,70 @@
-"""Reading images for the datasets and loaders: always HxWx3 uint8 BGR, or a DatasetError naming the file."""
+"""Reading images for the datasets, loaders, tester and demo: always HxWx3 uint8 BGR, or a DatasetError naming
+the file.
+
+OpenCV decodes a truncated JPEG without an error (libjpeg fills the missing rows with grey and only prints
+"Premature end of JPEG file"), so the file's structure is checked first: a JPEG must reach its end-of-image
+marker, a PNG its IEND chunk. Both checks only walk the segment / chunk headers (cheap next to the decode).
+"""
 import os
+import re
 
 import cv2
 import numpy as np
 
 from lib.dataset.errors import DatasetError
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# a JPEG marker: 0xFF and a code that is neither byte stuffing (00) nor a restart (D0-D7); code FF is a fill byte
+_JPEG_MARKER = re.compile(rb"\xff([^\x00\xd0-\xd7])")
+_JPEG_EOI, _JPEG_FILL, _JPEG_NO_LENGTH = 0xD9, 0xFF, (0x01, 0xD8)  # TEM and SOI have no length field
+
+
+def _jpeg_problem(data):
+    """Why the JPEG bytes `data` cannot be complete (None when they reach the end-of-image marker).
+
+    Segments are skipped by their length (an EXIF thumbnail's own markers are inside one); between them, and in
+    the entropy-coded data after each start-of-scan, the next marker is searched as libjpeg does.
+    """
+    pos = len(JPEG_MAGIC) - 1
+    while True:
+        match = _JPEG_MARKER.search(data, pos)
+        if match is None:
+            return "truncated JPEG (the data ends before the end-of-image marker)"
+        marker, pos = match.group(1)[0], match.end()
+        if marker == _JPEG_FILL:
+            pos -= 1
+            continue
+        if marker == _JPEG_EOI:
+            return None
+        if marker in _JPEG_NO_LENGTH:
+            continue
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        if pos + 2 > len(data) or pos + length > len(data):
+            return "truncated JPEG (the data ends inside a segment)"
+        if length < 2:
+            return "corrupt JPEG (segment length %d at byte %d)" % (length, pos)
+        pos += length
+
+
+def _png_problem(data):
+    """Why the PNG bytes `data` cannot be complete (None when its chunks reach IEND)."""
+    pos = len(PNG_MAGIC)
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        pos += 12 + length  # length, type, data, CRC
+        if kind == b"IEND":
+            return None if pos <= len(data) else "truncated PNG (the data ends inside the IEND chunk)"
+    return "truncated PNG (the data ends before the IEND chunk)"
+
+
+def container_problem(data):
+    """Why the file bytes `data` are an incomplete JPEG or PNG, or None (also for other formats)."""
+    if data.startswith(JPEG_MAGIC):
+        return _jpeg_problem(data)
+    if data.startswith(PNG_MAGIC):
+        return _png_problem(data)
+    return None
 
 
 def _to_uint8(image, path):
@@ -33,20 +93,29 @@ def _to_bgr(image, path):
 def read_image(path):
     """The image at `path` as an (H, W, 3) uint8 BGR array, stored pixel orientation (EXIF ignored).
 
-    Grayscale, gray+alpha, RGBA and 16-bit images are converted. A missing, empty, corrupt or unsupported
-    file raises DatasetError naming the file.
+    Grayscale, gray+alpha, RGBA and 16-bit images are converted. A missing, empty, truncated, corrupt or
+    unsupported file raises DatasetError naming the file.
     """
     if not os.path.isfile(path):
         raise DatasetError("image file not found: %s" % path)
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with open(path, "rb") as f:
+        data = f.read()
+    problem = container_problem(data)
+    if problem:
+        raise DatasetError("image %s: %s" % (path, problem))
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None or image.size == 0:
         raise DatasetError("image %s: cannot be decoded (corrupt, truncated or not an image)" % path)
     return _to_bgr(_to_uint8(image, path), path)
 
 
-def check_image(path, width, height):
-    """Decode `path` fully and check its size is `width` x `height` px; DatasetError otherwise."""
-    image = read_image(path)
+def check_size(image, path, width, height):
+    """DatasetError naming `path` unless `image` (H, W, ...) is `width` x `height` px (the annotation's)."""
     if image.shape[:2] != (height, width):
         raise DatasetError("image %s: size %dx%d differs from the annotation's %dx%d"
                            % (path, image.shape[1], image.shape[0], width, height))
+
+
+def check_image(path, width, height):
+    """Decode `path` fully and check its size is `width` x `height` px; DatasetError otherwise."""
+    check_size(read_image(path), path, width, height)

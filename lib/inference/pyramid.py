@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from lib.chips.scales import scale_factor
-from lib.dataset.image_io import read_image
+from lib.dataset.image_io import check_size, read_image
 
 
 @dataclass
@@ -70,11 +70,10 @@ def network_image(image, s, pixel_means):
 
 
 def _network_image(record, s, pixel_means):
-    """Read a record's image (mirrored if flipped) -> `network_image`."""
+    """Read a record's image (mirrored if flipped) -> `network_image`; DatasetError naming the file when it is
+    unreadable, truncated or not of the record's size."""
     image = read_image(record.image)
-    if image.shape[:2] != (record.height, record.width):
-        raise ValueError("image %s: size %dx%d differs from its record's %dx%d"
-                         % (record.image, image.shape[1], image.shape[0], record.width, record.height))
+    check_size(image, record.image, record.width, record.height)
     if record.flipped:
         image = image[:, ::-1]
     return network_image(image, s, pixel_means)
