@@ -32,15 +32,15 @@ LEGACY_KEYS = {
     "dataset.proposal": ("chose the original's roidb method (imdb.<proposal>_roidb, only 'rpn' exists); proposals "
                          "are always read from <proposal_path>/<dataset name>_rpn.pkl"),
     "TRAIN.CPP_CHIPS": "chose the original's C++ or Python chip generator (same chips); this port has one",
-    "TRAIN.CHIPS_DB_PARTS": ("split the original's chip generation into parts to bound memory; chips here stream "
-                             "through one worker pool"),
+    "TRAIN.CHIPS_DB_PARTS": ("split the original's per-epoch chip generation into parts (same chips, "
+                             "lib/iterators/MNIteratorE2E.py:48); chips here stream through one worker pool"),
     "TRAIN.WITH_MASK": "the mask branch (the original's SNIPER + mask configs) is not ported",
     "TRAIN.AUTO_FOCUS": _AUTO_FOCUS,
     "TRAIN.AUTO_FOCUS_SMALL_THRESH": _AUTO_FOCUS,
     "TRAIN.AUTO_FOCUS_DC_LOW": _AUTO_FOCUS,
     "TRAIN.AUTO_FOCUS_DC_HIGH": _AUTO_FOCUS,
-    "TRAIN.NUM_THREAD": ("thread count of the original's single loader process; this port's loader runs "
-                         "TRAIN.NUM_PROCESS worker processes"),
+    "TRAIN.NUM_THREAD": ("size of the thread pools of the original's loader (lib/iterators/MNIteratorBase.py:18); "
+                         "this port's loader runs TRAIN.NUM_PROCESS worker processes"),
     "TRAIN.model_prefix": ("the original named checkpoints by its --save_prefix flag, never by this key; "
                            "checkpoints here are <output_path>/<config>/<image set>/SNIPER-<epoch>.params"),
     "TRAIN.ALTERNATE.RPN_BATCH_IMAGES": _ALTERNATE,
@@ -61,14 +61,13 @@ LEGACY_KEYS = {
     "TRAIN.ALTERNATE.rpn3_lr_step": _ALTERNATE,
     "TRAIN.ALTERNATE.rpn3_epoch": _ALTERNATE,
     "TRAIN.SHUFFLE": _NOT_READ + " (its loader always shuffled; so does this one)",
-    "TRAIN.ENABLE_OHEM": ("OHEM exists only in the original's unused resnext symbol; its SNIPER symbols and "
-                          "metrics never apply it"),
+    "TRAIN.ENABLE_OHEM": ("OHEM exists only in the original's unused resnext symbol; its SNIPER symbols never "
+                          "apply it (its metrics read the key only to pick their label layout)"),
     "TRAIN.END2END": ("training is always end to end; the original only used it to pick its metrics' label "
                       "layout"),
     "TRAIN.BATCH_ROIS": _TARGET_OP + "keeps all 300 RoIs per chip without sampling (-1 in the paper configs)",
     "TRAIN.BATCH_ROIS_OHEM": "OHEM (the original's unused resnext symbol) is not ported",
     "TRAIN.FG_FRACTION": _TARGET_OP + "keeps all 300 RoIs per chip without a foreground quota",
-    "TRAIN.FG_THRESH": _TARGET_OP + "hard-codes foreground as IoU > 0.5 (line 524)" + _ROIDB_FILTER,
     "TRAIN.BG_THRESH_HI": _TARGET_OP + "labels every RoI that is not foreground background" + _ROIDB_FILTER,
     "TRAIN.BG_THRESH_LO": _TARGET_OP + "labels every RoI that is not foreground background" + _ROIDB_FILTER,
     "TRAIN.BBOX_REGRESSION_THRESH": (_TARGET_OP + "regresses exactly its foreground RoIs (IoU > 0.5); the key "
