@@ -1,106 +1,205 @@
-"""Loading the original SNIPER's Module checkpoints and ImageNet ResNets by name (strict)."""
+"""Loading the original SNIPER's checkpoints (released detectors, `network.pretrained` files) by name, strictly.
+
+The fake checkpoints are built from tests/original_param_names.py (the original's names and shapes written
+down from its symbols), never from this project's network. Every array holds its own constant, and each
+constant must end in the layer the original's name designates, found here through the blocks' attributes
+(`stage4[0].conv2.offset` for `stage4_unit1_offset_*`, `first[1]` for `first-3x3-conv-batchnorm_*`, ...).
+"""
+import re
+
 import mxnet as mx
 import numpy as np
 import pytest
+from mxnet import gluon
 
-from lib.model.checkpoint_names import CheckpointError, load_gluon_resnet_v2, load_original_params
+from lib.model.checkpoint_names import CheckpointError, load_gluon_resnet_v2, load_original_params, original_name
 from lib.model.params import initialize_sniper
 from lib.model.sniper import build_sniper
 from tests.model_utils import model_config
+from tests.original_param_names import (MOBILENET_SEQUENCES, autofocus_layers, checkpoint_key, detector_layout,
+                                        imagenet_layout, mask_layers)
 
-UNITS50 = (3, 4, 6, 3)
-
-
-def original_resnet_names(units=UNITS50):
-    """The original `resnet_mx_50_e2e` backbone names, written out from its symbol's naming rules."""
-    args, aux = ["bn_data_gamma", "bn_data_beta", "conv0_weight", "bn0_gamma", "bn0_beta"], []
-    bns = ["bn_data", "bn0"]
-    for s, n in enumerate(units, 1):
-        for u in range(1, n + 1):
-            unit = "stage%d_unit%d_" % (s, u)
-            args += [unit + "conv%d_weight" % k for k in (1, 2, 3)]
-            bns += [unit + "bn%d" % k for k in (1, 2, 3)]
-            if u == 1:
-                args.append(unit + "sc_weight")
-            if s == 4:
-                args += [unit + "conv2_offset_weight", unit + "conv2_offset_bias"]
-    args += [b + "_gamma" for b in bns[2:]] + [b + "_beta" for b in bns[2:]]
-    aux += [b + "_moving_mean" for b in bns] + [b + "_moving_var" for b in bns]
-    return args, aux
-
-
-HEAD = ["rpn_conv_3x3", "rpn_cls_score", "rpn_bbox_pred", "conv_new_1", "offset", "fc_new_1", "fc_new_2",
-        "cls_score", "bbox_pred"]
+BACKBONES = ("resnet101", "resnet50", "mobilenetv2")
+LEAVES = {"weight": "weight", "bias": "bias", "gamma": "gamma", "beta": "beta", "moving_mean": "running_mean",
+          "moving_var": "running_var"}
+HEAD = {"rpn_conv_3x3": ("rpn", "conv"), "rpn_cls_score": ("rpn", "cls_score"),
+        "rpn_bbox_pred": ("rpn", "bbox_pred"), "conv_new_1": ("head", "conv_new_1"), "offset": ("head", "offset"),
+        "fc_new_1": ("head", "fc_new_1"), "fc_new_2": ("head", "fc_new_2"), "cls_score": ("head", "cls_score"),
+        "bbox_pred": ("head", "bbox_pred")}
+MOBILENET_PARTS = {"exp": "expand", "depthwise": "depthwise", "linear": "project"}
+MOBILENET_KINDS = {"conv2d": 0, "batchnorm": 1}
 
 
 @pytest.fixture(scope="module")
-def net():
-    model = build_sniper(model_config("resnet50"))
-    initialize_sniper(model)
-    return model
+def nets():
+    """backbone -> an initialised test-mode SNIPER (built once per module)."""
+    cache = {}
+
+    def get(backbone):
+        if backbone not in cache:
+            cache[backbone] = build_sniper(model_config(backbone), train=False)
+            initialize_sniper(cache[backbone])
+        return cache[backbone]
+    return get
 
 
-def shapes_of(net):
-    return {n.replace("running_", "moving_"): p.shape for n, p in net.collect_params().items()}
+def resnet_layer(backbone, layer):
+    """'bn_data' / 'conv0' / 'bn0' / 'stage<s>_unit<u>_<bn1|conv1|...|sc|offset>' -> that block."""
+    unit = re.match(r"^stage(\d)_unit(\d+)_(\w+)$", layer)
+    if not unit:
+        return getattr(backbone, layer)
+    block = getattr(backbone, "stage" + unit.group(1))[int(unit.group(2)) - 1]
+    return block.conv2.offset if unit.group(3) == "offset" else getattr(block, unit.group(3))
 
 
-def write_checkpoint(path, shapes, args, aux, seed=0):
-    """A Module-style .params file: 'arg:'/'aux:' keys, the original's names, random values."""
-    rng = np.random.RandomState(seed)
-    arrays = {"arg:" + n: mx.nd.array(rng.normal(size=shapes[n])) for n in args}
-    arrays.update({"aux:" + n: mx.nd.array(rng.uniform(0.5, 1, size=shapes[n])) for n in aux})
-    mx.nd.save(str(path), arrays)
-    return arrays
+def mobilenet_layer(backbone, layer):
+    """'first-3x3-conv-conv2d' / 'seq-<i>-block<j>-<part>-<kind>' / 'last-1x1-conv-batchnorm' -> that block."""
+    end = re.match(r"^(first-3x3-conv|last-1x1-conv)-(conv2d|batchnorm)$", layer)
+    if end:
+        unit = backbone.first if end.group(1).startswith("first") else backbone.body[-1]
+        return unit[MOBILENET_KINDS[end.group(2)]]
+    seq, index, part, kind = re.match(r"^seq-(\d)-block(\d)-(exp|depthwise|linear)-(conv2d|batchnorm)$",
+                                      layer).groups()
+    position = sum(n for _, _, n, _ in MOBILENET_SEQUENCES[:int(seq)]) + int(index)
+    return getattr(backbone.body[position], MOBILENET_PARTS[part])[MOBILENET_KINDS[kind]]
 
 
-def test_sniper_checkpoint_loads_every_parameter(net, tmp_path):
-    args, aux = original_resnet_names()
-    args += [h + "_weight" for h in HEAD] + [h + "_bias" for h in HEAD]
-    args += ["bbox_pred_weight_test", "bbox_pred_bias_test"]  # written by the original's checkpoint callback
-    shapes = shapes_of(net)
-    shapes["bbox_pred_weight_test"], shapes["bbox_pred_bias_test"] = shapes["bbox_pred_weight"], (4,)
-    arrays = write_checkpoint(tmp_path / "SNIPER-0007.params", shapes, args, aux)
-    loaded = load_original_params(net, tmp_path / "SNIPER-0007.params")
-    assert len(loaded) == len(args) - 2 + len(aux)
-    params = net.collect_params()
-    for ours, theirs in (("stage4_unit2_conv2_offset_bias", "arg:stage4_unit2_conv2_offset_bias"),
-                         ("stage3_unit6_bn2_running_var", "aux:stage3_unit6_bn2_moving_var"),
-                         ("bbox_pred_weight", "arg:bbox_pred_weight"), ("bn_data_beta", "arg:bn_data_beta")):
-        np.testing.assert_array_equal(params[ours].data().asnumpy(), arrays[theirs].asnumpy(), ours)
+def receiving_param(net, name):
+    """The Parameter the original's array `name` belongs in, found through block attributes (not names)."""
+    layer, leaf = re.match(r"^(.+)_(weight|bias|gamma|beta|moving_mean|moving_var)$", name).groups()
+    if layer in HEAD:
+        block = getattr(getattr(net, HEAD[layer][0]), HEAD[layer][1])
+    elif layer.startswith(("first-", "seq-", "last-")):
+        block = mobilenet_layer(net.backbone, layer)
+    else:
+        block = resnet_layer(net.backbone, layer)
+    return getattr(block, LEAVES[leaf])
 
 
-def test_imagenet_checkpoint_loads_the_backbone_only(net, tmp_path):
-    args, aux = original_resnet_names()
-    args = [n for n in args if "offset" not in n]  # ImageNet models have no deformable offsets
-    path = tmp_path / "resnet_mx_50-0000.params"
-    arrays = write_checkpoint(path, shapes_of(net), args, aux, seed=1)
-    extra = {"arg:fc1_weight": mx.nd.zeros((1000, 2048)), "arg:bn1_gamma": mx.nd.ones(2048)}
-    mx.nd.save(str(path), dict(arrays, **extra))
-    before = net.collect_params()["rpn_conv_3x3_weight"].data().asnumpy().copy()
+def write_checkpoint(path, shapes, first=1.0):
+    """A Module-style .params file of `shapes` {original name: shape}; array i (sorted) is all `first + i`.
+
+    Returns {name: value}."""
+    values = {name: first + i for i, name in enumerate(sorted(shapes))}
+    mx.nd.save(str(path), {checkpoint_key(n): mx.nd.full(shapes[n], values[n]) for n in shapes})
+    return values
+
+
+def non_constant(block):
+    return [p for p in block.collect_params().values() if not isinstance(p, gluon.Constant)]
+
+
+def assert_each_lands(net, values, scope, exempt=()):
+    """Each array's constant is in the param `receiving_param` names, and those params are all of `scope`'s
+    but `exempt`."""
+    receivers = {}
+    for name, value in values.items():
+        param = receiving_param(net, name)
+        data = param.data().asnumpy()
+        assert data.min() == data.max() == value, "%s: expected %s in %s" % (name, value, param.name)
+        receivers[id(param)] = param
+    skip = {id(p) for p in exempt}
+    unfilled = [p.name for p in non_constant(scope) if id(p) not in receivers and id(p) not in skip]
+    assert not unfilled, unfilled
+    assert len(receivers) == len(values)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_released_detector_fills_every_layer(nets, tmp_path, backbone):
+    net = nets(backbone)
+    path = tmp_path / "SNIPER-0007.params"
+    values = write_checkpoint(path, detector_layout(backbone))
+    loaded = load_original_params(net, path)
+    tester_copies = {"bbox_pred_weight_test", "bbox_pred_bias_test"}  # dropped: un-normalising is in the graph
+    assert len(loaded) == len(values) - 2
+    assert_each_lands(net, {n: v for n, v in values.items() if n not in tester_copies}, net)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_imagenet_file_fills_the_backbone_only(nets, tmp_path, backbone):
+    net = nets(backbone)
+    in_backbone = {id(p) for p in non_constant(net.backbone)}
+    rest = [p for p in non_constant(net) if id(p) not in in_backbone]
+    before = [p.data().asnumpy().copy() for p in rest]
+    offsets = [p for n, p in net.backbone.collect_params().items() if "offset" in n]
+    for param in offsets:
+        param.set_data(mx.nd.full(param.shape, -3.0))
+    path = tmp_path / "pretrained-0000.params"
+    shapes = imagenet_layout(backbone)
+    values = write_checkpoint(path, shapes)
     load_original_params(net, path, backbone_only=True)
-    params = net.collect_params()
-    np.testing.assert_array_equal(params["stage2_unit3_conv2_weight"].data().asnumpy(),
-                                  arrays["arg:stage2_unit3_conv2_weight"].asnumpy())
-    np.testing.assert_array_equal(params["rpn_conv_3x3_weight"].data().asnumpy(), before)
+    classifier = {n for n in shapes if n.startswith(("bn1_", "fc1_", "fc_"))}
+    assert len(classifier) == (6 if backbone.startswith("resnet") else 2)
+    assert_each_lands(net, {n: v for n, v in values.items() if n not in classifier}, net.backbone, offsets)
+    assert len(offsets) == (6 if backbone.startswith("resnet") else 0)
+    for param in offsets:  # the original zeroes them after loading (resnet_mx_101_e2e.py:451-456)
+        assert not param.data().asnumpy().any(), param.name
+    for param, old in zip(rest, before):
+        np.testing.assert_array_equal(param.data().asnumpy(), old, param.name)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a.pop("arg:stage2_unit1_conv1_weight"), "missing 1: stage2_unit1_conv1_weight"),
-    (lambda a: a.update({"arg:stage5_unit1_conv1_weight": mx.nd.zeros(1)}), "unexpected 1: stage5_unit1"),
-    (lambda a: a.update({"arg:conv0_weight": mx.nd.zeros((64, 3, 3, 3))}), "wrong shape 1: conv0_weight"),
+def test_detector_as_pretrained_file_gives_its_backbone(nets, tmp_path):
+    """The original re-initialises conv5 offsets, RPN, head, AutoFocus and mask layers of any pretrained file."""
+    net = nets("resnet50")
+    before = net.collect_params()["fc_new_1_weight"].data().asnumpy().copy()
+    path = tmp_path / "SNIPER-0007.params"
+    shapes = dict(detector_layout("resnet50"), **autofocus_layers())
+    shapes.update(mask_layers())
+    values = write_checkpoint(path, shapes)
+    load_original_params(net, path, backbone_only=True)
+    conv1 = net.backbone.stage4[2].conv1.weight.data().asnumpy()
+    assert conv1.min() == conv1.max() == values["stage4_unit3_conv1_weight"]
+    assert not net.backbone.stage4[0].conv2.offset.bias.data().asnumpy().any()
+    np.testing.assert_array_equal(net.collect_params()["fc_new_1_weight"].data().asnumpy(), before)
+
+
+def test_name_map_examples():
+    """Hand-written pairs: this network's name -> the name in the original's symbol."""
+    assert original_name("stage4_unit2_conv2_offset_bias") == "stage4_unit2_offset_bias"
+    assert original_name("stage4_unit2_conv2_weight") == "stage4_unit2_conv2_weight"
+    assert original_name("stage3_unit6_bn2_running_var") == "stage3_unit6_bn2_moving_var"
+    assert original_name("first_bn_beta") == "first-3x3-conv-batchnorm_beta"
+    assert original_name("seq3_block2_dw_bn_running_mean") == "seq-2-block1-depthwise-batchnorm_moving_mean"
+    assert original_name("seq1_block1_expand_conv_weight") == "seq-0-block0-exp-conv2d_weight"
+    assert original_name("last_conv_weight") == "last-1x1-conv-conv2d_weight"
+    assert original_name("fc_new_2_bias") == "fc_new_2_bias"
+
+
+def drop(name):
+    return lambda a: a.pop(checkpoint_key(name))
+
+
+def add(name, shape):
+    return lambda a: a.update({checkpoint_key(name): mx.nd.zeros(shape)})
+
+
+@pytest.mark.parametrize("backbone, backbone_only, change, message", [
+    ("resnet50", False, drop("stage4_unit3_offset_weight"), "missing 1: stage4_unit3_offset_weight"),
+    ("resnet50", False, drop("cls_score_bias"), "missing 1: cls_score_bias"),
+    ("resnet50", True, drop("stage2_unit1_conv1_weight"), "missing 1: stage2_unit1_conv1_weight"),
+    ("resnet50", False, add("conv_new_2_weight", (256, 3072, 3, 3)), "unexpected 1: conv_new_2_weight"),
+    ("resnet50", True, add("stage5_unit1_conv1_weight", (1,)), "unexpected 1: stage5_unit1"),
+    ("resnet50", False, add("conv0_weight", (64, 3, 3, 3)), "wrong shape 1: conv0_weight"),
+    ("resnet50", False, add("cls_score_weight", (21, 1024)), "wrong shape 1: cls_score_weight"),
+    ("mobilenetv2", True, drop("seq-6-block0-linear-batchnorm_moving_var"),
+     "missing 1: seq-6-block0-linear-batchnorm_moving_var"),
+    ("mobilenetv2", False, add("seq-1-block0-depthwise-conv2d_weight", (96, 96, 3, 3)),
+     "wrong shape 1: seq-1-block0-depthwise-conv2d_weight"),
 ])
-def test_mismatches_fail_loudly(net, tmp_path, change, message):
-    args, aux = original_resnet_names()
-    path = tmp_path / "bad.params"
-    arrays = write_checkpoint(path, shapes_of(net), [n for n in args if "offset" not in n], aux)
+def test_mismatches_fail_loudly(nets, tmp_path, backbone, backbone_only, change, message):
+    layout = imagenet_layout if backbone_only else detector_layout
+    shapes = layout(backbone)
+    arrays = {checkpoint_key(n): mx.nd.ones(s) for n, s in shapes.items()}
     change(arrays)
+    path = tmp_path / "bad.params"
     mx.nd.save(str(path), arrays)
     with pytest.raises(CheckpointError, match=message):
-        load_original_params(net, path, backbone_only=True)
+        load_original_params(nets(backbone), path, backbone_only=backbone_only)
 
 
-def test_gluon_model_zoo_resnet_v2(net, tmp_path):
+def test_gluon_model_zoo_resnet_v2(nets, tmp_path):
     from mxnet.gluon.model_zoo import vision
+    net = nets("resnet50")
     zoo = vision.get_model("resnet50_v2")
     zoo.initialize(mx.init.Normal(1.0))
     zoo(mx.nd.zeros((1, 3, 32, 32)))

@@ -1,13 +1,19 @@
-"""Loading weights saved by the original SNIPER (MXNet Module .params) and ImageNet pre-activation ResNets.
+"""Loading weights saved by the original SNIPER (MXNet Module .params) and ImageNet backbones.
 
-This network's parameter names are the original symbol's, so the name map is the identity up to
-* the `arg:` / `aux:` prefixes of Module checkpoints (accepted with or without), and
-* BN statistics: the original's `<bn>_moving_mean/var` are Gluon's `<bn>_running_mean/var`.
+The original's files hold `arg:<name>` / `aux:<name>` arrays (mx.model.save_checkpoint), named by its
+symbols. This network keeps most of those names; `original_name` maps the rest:
+* BN statistics: the original's `<bn>_moving_mean/var` are Gluon's `<bn>_running_mean/var`;
+* ResNet conv5: the deformable unit's offset conv is `stage4_unit<k>_offset` in the original
+  (symbols/faster/resnet_mx_101_e2e.py, residual_unit_deform) and `stage4_unit<k>_conv2_offset` here;
+* MobileNetV2: the original's `first-3x3-conv-conv2d_weight`, `seq-<i>-block<j>-exp|depthwise|linear-
+  conv2d|batchnorm_*` (0-based) and `last-1x1-conv-*` (symbols/faster/mobilenetv2_e2e.py, mobilenet_unit and
+  inverted_residual_unit) are `first_conv_weight`, `seq<i+1>_block<j+1>_expand|dw|project_conv|bn_*` and
+  `last_*` here.
 Known extras are dropped by rule, each for a stated reason; anything else missing, unexpected or of the wrong
 shape raises `CheckpointError` naming the file and the offending names.
 
     load_original_params(net, "SNIPER-0007.params")                          # a released SNIPER model
-    load_original_params(net, "resnet_mx_101-0000.params", backbone_only=True) # ImageNet pre-training
+    load_original_params(net, "resnet_mx_101_open-0000.params", backbone_only=True) # network.pretrained
     load_gluon_resnet_v2(net, "~/.mxnet/models/resnet101_v2-18e93e4f.params")
 """
 import os
@@ -17,20 +23,49 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-# In SNIPER checkpoints: the un-normalised copies of bbox_pred written for the tester (§6.13). This network
-# un-normalises in the graph, so only the trained (normalised) `bbox_pred_*` are loaded.
+# In SNIPER checkpoints: the un-normalised copies of bbox_pred the original's epoch callback adds for its tester
+# (checkpoint_callback in each symbol file). This network un-normalises in the graph, so only the trained
+# (normalised) `bbox_pred_*` are loaded.
 SNIPER_EXTRAS = re.compile(r"^bbox_pred_(weight|bias)_test$")
-# In ImageNet checkpoints: the classifier's final BN and FC, which SNIPER does not use.
-IMAGENET_EXTRAS = re.compile(r"^(bn1|fc1)_")
+# In `network.pretrained` files: the ImageNet classifiers SNIPER does not use (the final BN `bn1` and FC `fc1`
+# of MXNet's pre-activation ResNet, the FC `fc` of the MobileNetV2 the original's symbol comes from), and the
+# layers the original re-initialises after loading whatever the file holds (init_weight_rcnn: conv5 offsets
+# zero, RPN and head N(0, 0.01), AutoFocus layers; the mask symbol's init_weight_mask: its mask head), so a
+# released detector can be the pretrained file too.
+CONV5_OFFSETS = r"stage\d+_unit\d+_offset_"
+PRETRAINED_EXTRAS = re.compile(r"^(bn1_|fc1_|fc_|%s|rpn_|conv_new_\d+_|conv_new_out_|offset_|fc_new_\d+_|"
+                               r"cls_score_|bbox_pred_|mask_)" % CONV5_OFFSETS)
+MOBILENET_LAYERS = {"first": "first-3x3-conv", "last": "last-1x1-conv"}
+MOBILENET_PARTS = {"expand": "exp", "dw": "depthwise", "project": "linear"}
+MOBILENET_KINDS = {"conv": "conv2d", "bn": "batchnorm"}
 
 
 class CheckpointError(ValueError):
     """A checkpoint that does not fit the network; the message names the file and the names."""
 
 
+def mobilenet_name(name):
+    """This MobileNetV2's name -> the original's, or None for a name outside it.
+
+    'seq3_block2_dw_bn_gamma' -> 'seq-2-block1-depthwise-batchnorm_gamma', 'first_conv_weight' ->
+    'first-3x3-conv-conv2d_weight'.
+    """
+    block = re.match(r"^seq(\d+)_block(\d+)_(expand|dw|project)_(conv|bn)_(\w+)$", name)
+    if block:
+        seq, index, part, kind, leaf = block.groups()
+        return "seq-%d-block%d-%s-%s_%s" % (int(seq) - 1, int(index) - 1, MOBILENET_PARTS[part],
+                                            MOBILENET_KINDS[kind], leaf)
+    end = re.match(r"^(first|last)_(conv|bn)_(\w+)$", name)
+    if end:
+        return "%s-%s_%s" % (MOBILENET_LAYERS[end.group(1)], MOBILENET_KINDS[end.group(2)], end.group(3))
+    return None
+
+
 def original_name(name):
     """This network's parameter name -> the original's (without the arg:/aux: prefix)."""
-    return re.sub(r"_running_(mean|var)$", r"_moving_\1", name)
+    name = re.sub(r"_running_(mean|var)$", r"_moving_\1", name)
+    name = re.sub(r"^(stage\d+_unit\d+)_conv2_offset_", r"\1_offset_", name)
+    return mobilenet_name(name) or name
 
 
 def strip_prefix(key):
@@ -73,18 +108,20 @@ def assign_arrays(params, arrays, source):
 def load_original_params(net, path, backbone_only=False):
     """Load an original MXNet .params file (Module checkpoint names) into a SNIPER net, strictly.
 
-    backbone_only: an ImageNet-pretrained `resnet_mx_*` file; only the backbone is loaded (the new layers
-    keep their §5.4 initialisation, the stage4 offset convs stay zero when absent) and the classifier's
-    bn1/fc1 are dropped. Otherwise every parameter of the network must be in the file.
+    backbone_only: a `network.pretrained` file (ImageNet `resnet_mx_*` / `mobilenetv2`, or a detector): only
+    the backbone is loaded, as the original's trainer does; the classifier and the layers the original
+    re-initialises are dropped, and the conv5 offset convs are set to zero (init_weight_rcnn). The new
+    layers keep their initialisation. Otherwise every parameter of the network must be in the file.
     Returns the names loaded.
     """
     arrays = {strip_prefix(k): v for k, v in mx.nd.load(os.path.expanduser(path)).items()}
-    extras = IMAGENET_EXTRAS if backbone_only else SNIPER_EXTRAS
+    extras = PRETRAINED_EXTRAS if backbone_only else SNIPER_EXTRAS
     arrays = {k: v for k, v in arrays.items() if not extras.match(k)}
     params = expected_params(net.backbone if backbone_only else net)
-    if backbone_only:  # ImageNet files have no deformable offsets: those stay zero-initialised
-        params = {k: p for k, p in params.items() if "_offset_" not in k or k in arrays}
+    offsets = [params.pop(k) for k in list(params) if backbone_only and re.match(CONV5_OFFSETS, k)]
     assign_arrays(params, arrays, path)
+    for param in offsets:
+        param.set_data(mx.nd.zeros(param.shape, dtype=param.dtype))
     return sorted(params)
 
 
