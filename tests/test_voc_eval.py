@@ -156,3 +156,73 @@ def test_voc2012_sets_report_the_area_metric(tmp_path):
     dets = [[np.zeros((0, 5), np.float32) for _ in dataset.class_names]]
     evaluation = evaluate_detections(dets, dataset, str(tmp_path / "results"), "2012_val", voc=True)
     assert evaluation["voc"]["metric"] == "AP50_area" and evaluation["voc"]["mAP"]["AP50_area"] == 0.0
+
+
+# ---- main_test end to end on a VOC-layout set with its own class names ---------------------------------------
+
+def _shapes_as_voc(shapes_dir, voc_root):
+    """Write the tiny shapes train / val splits as VOC2007 train / val (1-based boxes; the first val object
+    difficult). Returns {split: [(stem, [(name, 1-based box, difficult)])]}."""
+    import cv2
+    written = {}
+    for split in ("train", "val"):
+        with open(os.path.join(shapes_dir, "annotations", "instances_%s.json" % split)) as f:
+            data = json.load(f)
+        names = {c["id"]: c["name"] for c in data["categories"]}
+        images = {}
+        for im in data["images"]:
+            objects = [(names[a["category_id"]], (a["bbox"][0] + 1, a["bbox"][1] + 1, a["bbox"][0] + a["bbox"][2],
+                                                  a["bbox"][1] + a["bbox"][3]), 0)
+                       for a in data["annotations"] if a["image_id"] == im["id"]]
+            images[os.path.splitext(im["file_name"])[0]] = (im["width"], im["height"], objects)
+        if split == "val":
+            stem = next(iter(images))
+            name, box, _ = images[stem][2][0]
+            images[stem][2][0] = (name, box, 1)
+        voc = write_voc(voc_root, "2007", split, images)
+        for stem, im in zip(images, data["images"]):
+            image = cv2.imread(os.path.join(shapes_dir, "images", split, im["file_name"]))
+            cv2.imwrite(os.path.join(voc, "JPEGImages", stem + ".jpg"), image)
+        written[split] = [(stem, spec[2]) for stem, spec in images.items()]
+    return written
+
+
+@pytest.mark.slow
+def test_main_test_on_a_voc_layout_set_prints_and_saves_both_tables(tmp_path, caplog):
+    import main_test
+    from train_helpers import tiny_dataset, train_tiny
+    written = _shapes_as_voc(tiny_dataset(tmp_path / "shapes"), tmp_path / "VOCdevkit")
+    words = ["dataset.dataset", "PascalVOC", "dataset.dataset_path", str(tmp_path / "VOCdevkit"),
+             "dataset.root_path", str(tmp_path / "data"), "dataset.image_set", "2007_train",
+             "dataset.test_image_set", "2007_val", "dataset.CLASSES", "auto"]
+    cfg = train_tiny(str(tmp_path / "VOCdevkit"), tmp_path / "out", *words)
+    caplog.set_level(logging.INFO)
+    evaluation = main_test.run(cfg)
+    names = sorted({name for _, objects in written["train"] for name, _, _ in objects})
+    results_dir = tmp_path / "out" / "shapes_cpu" / "2007_train" / "results"
+    with open(results_dir / "detections_2007_val_metrics.json") as f:
+        saved = json.load(f)
+    assert saved == evaluation and set(saved["metrics"]) >= {"AP", "AP50"}
+    voc = saved["voc"]
+    assert list(voc["per_class_ap"]) == names and voc["metric"] == "AP50_11point"
+    val_objects = [obj for _, objects in written["val"] for obj in objects]
+    for name in names:  # gts counted without the difficult one
+        assert voc["num_gts"][name] == sum(1 for n, _, d in val_objects if n == name and not d)
+    counted = [ap["AP50_area"] for name, ap in voc["per_class_ap"].items() if voc["num_gts"][name]]
+    assert all(0 <= ap <= 1 for ap in counted) and voc["mAP"]["AP50_area"] == pytest.approx(np.mean(counted))
+    # each class file holds that class's detections of the COCO json in the same order (images, then the
+    # detections of an image), + 1 pixel, score to 3 decimals
+    with open(results_dir / "detections_2007_val_results.json") as f:
+        coco = json.load(f)
+    assert coco, "the tiny model produced no detection at all"
+    for k, name in enumerate(names, start=1):
+        lines = (results_dir / "VOC2007" / "Main" / ("comp4_det_val_%s.txt" % name)).read_text().splitlines()
+        entries = [e for e in coco if e["category_id"] == k]
+        assert len(lines) == len(entries)
+        for line, e in zip(lines, entries):
+            stem, score, x1, y1, x2, y2 = line.split()
+            x, y, w, h = e["bbox"]
+            assert stem == e["image_id"] and abs(float(score) - e["score"]) <= 5e-4
+            np.testing.assert_allclose([float(v) for v in (x1, y1, x2, y2)], [x + 1, y + 1, x + w, y + h], atol=0.11)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "COCO bbox AP (pycocotools COCOeval)" in text and "VOC AP (pascal_voc_eval rules" in text
