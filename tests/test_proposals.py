@@ -1,4 +1,5 @@
 """Proposals file: save -> load with NMS at 0.7 -> attached to records; the NMS cache; clear errors."""
+import hashlib
 import os
 import pickle
 
@@ -41,18 +42,21 @@ def test_round_trip_with_nms(tmp_path):
     np.testing.assert_array_equal(flipped.proposals[0], [90, 0, 99, 9])
 
 
-def test_cache_reused_when_newer_and_rebuilt_when_stale(tmp_path):
+def test_cache_reused_while_the_content_is_the_same(tmp_path):
     path = proposal_file(str(tmp_path), "set")
     save_proposals(path, _props())
     load_proposals(path, _records(2))
     cache = nms_cache_file(path)
     marker = [np.array([[1, 2, 3, 4, 0.5]], np.float32), np.zeros((0, 5), np.float32)]
-    save_proposals(cache, marker)  # a cache newer than the source is used as is
-    os.utime(cache, (os.path.getmtime(path) + 10,) * 2)
+    with open(path, "rb") as f:
+        source_sha1 = hashlib.sha1(f.read()).hexdigest()
+    with open(cache, "wb") as f:  # a cache made from these bytes is used as is, whatever its time stamp
+        pickle.dump({"source_sha1": source_sha1, "proposals": marker}, f)
+    os.utime(cache, (os.path.getmtime(path) - 10,) * 2)
     np.testing.assert_array_equal(load_proposals(path, _records(2))[0].proposals, [[1, 2, 3, 4]])
-    os.utime(cache, (os.path.getmtime(path) - 10,) * 2)  # older than the source: rebuilt
+    with open(cache, "wb") as f:  # the cache of other bytes (or of the old format, a bare list): rebuilt
+        pickle.dump(marker, f)
     assert len(load_proposals(path, _records(2))[0].proposals) == 3
-    assert os.path.getmtime(cache) >= os.path.getmtime(path)
 
 
 def test_missing_file_and_count_mismatch(tmp_path):

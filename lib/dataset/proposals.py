@@ -3,8 +3,13 @@
 File `<proposal_path>/<dataset name>_rpn.pkl` (e.g. data/proposals/shapes_train_rpn.pkl): a pickled list over the
 dataset's images (unflipped, dataset order) of (N, 5) float32 arrays x1, y1, x2, y2, score in original image
 coordinates. On load every image's proposals go through greedy NMS at IoU 0.7 (+1 convention, `ovr <= 0.7`
-survives), cached as `<stem>_after_nms.pkl` next to the file and reused while it is newer than the file.
+survives), cached as `<stem>_after_nms.pkl` next to the file together with the sha1 of the file's bytes; the
+cache is reused only while the file's content is the same (a replaced file with an older time stamp is seen).
+
+A pickle can run code when it is loaded: these files are read by an unpickler that only builds numpy arrays and
+plain containers. Non-finite values (NaN, inf) are rejected, naming the file and the image.
 """
+import hashlib
 import logging
 import os
 import pickle
@@ -20,6 +25,21 @@ log = logging.getLogger(__name__)
 LOAD_NMS_THRESH = 0.7
 _HOW_TO_MAKE = ("make it with scripts/train_neg_props_and_sniper.sh, or python main_test.py --set "
                 "TEST.EXTRACT_PROPOSALS True on this image set")
+# what a pickle of numpy arrays refers to (Python 2 and 3 pickles, numpy 1 and 2 module names)
+_ARRAY_GLOBALS = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+                  for name in ("_reconstruct", "scalar")} | {
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode"), ("builtins", "bytes"), ("__builtin__", "bytes")}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """An unpickler that builds numpy arrays and plain containers only (no other class or function is called)."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ARRAY_GLOBALS:
+            raise pickle.UnpicklingError("it refers to %s.%s; only numpy arrays and plain containers are read"
+                                         % (module, name))
+        return super().find_class(module, name)
 
 
 def proposal_file(proposal_path, dataset_name):
@@ -34,12 +54,18 @@ def nms_cache_file(path):
 
 def _as_rows(array, path, index):
     """One image's entry -> (N, 5) float32, or DatasetError naming the file and image."""
-    array = np.asarray(array, dtype=np.float32)
+    try:
+        array = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise DatasetError("proposals file %s: image %d is not an array of numbers (%s)" % (path, index, e)) from None
     if array.size == 0:
         return np.zeros((0, 5), dtype=np.float32)
     if array.ndim != 2 or array.shape[1] != 5:
         raise DatasetError("proposals file %s: image %d has shape %s, expected (N, 5) x1,y1,x2,y2,score"
                            % (path, index, array.shape))
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise DatasetError("proposals file %s: image %d has %d NaN/inf values" % (path, index, bad))
     return array
 
 
@@ -51,26 +77,59 @@ def save_proposals(path, per_image_arrays):
     return path
 
 
-def _read(path):
-    """The list of (N, 5) arrays in `path` (Python 2 pickles of the original are readable too)."""
+def _unpickle(path):
+    """The object pickled in `path`, built by _ArrayUnpickler (Python 2 pickles of the original are readable)."""
     try:
         with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
-    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as e:
+            return _ArrayUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError, IndexError,
+            KeyError, OverflowError) as e:
         raise DatasetError("proposals file %s is not a proposals pickle (%s); %s" % (path, e, _HOW_TO_MAKE)) from None
+
+
+def _read(path):
+    """The list of (N, 5) arrays in `path`."""
+    data = _unpickle(path)
     if not isinstance(data, (list, tuple)):
         raise DatasetError("proposals file %s holds a %s, expected a list over images" % (path, type(data).__name__))
     return [_as_rows(a, path, i) for i, a in enumerate(data)]
 
 
+def _sha1(path):
+    """Hex sha1 of the file's bytes."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached(cache, source_sha1):
+    """The cache's proposals when it was made from a file with `source_sha1`, else None."""
+    if not os.path.isfile(cache):
+        return None
+    try:
+        data = _unpickle(cache)
+    except DatasetError as e:
+        log.warning("proposals: ignoring the unreadable NMS cache (%s)", e)
+        return None
+    if not isinstance(data, dict) or data.get("source_sha1") != source_sha1:
+        return None
+    proposals = data.get("proposals")
+    if not isinstance(proposals, list):
+        return None
+    return [_as_rows(a, cache, i) for i, a in enumerate(proposals)]
+
+
 def _after_nms(path):
-    """The file's proposals after the per-image NMS at 0.7, from the cache when it is newer than the file."""
-    cache = nms_cache_file(path)
-    if os.path.isfile(cache) and os.path.getmtime(cache) >= os.path.getmtime(path):
+    """The file's proposals after the per-image NMS at 0.7, from the cache when it was made from the same bytes."""
+    cache, source_sha1 = nms_cache_file(path), _sha1(path)
+    arrays = _cached(cache, source_sha1)
+    if arrays is not None:
         log.info("proposals: reusing %s", cache)
-        return _read(cache)
+        return arrays
     arrays = [a[nms(a, LOAD_NMS_THRESH)] for a in _read(path)]
-    atomic_write_pickle(cache, arrays)
+    atomic_write_pickle(cache, {"source_sha1": source_sha1, "proposals": arrays})
     log.info("proposals: NMS at %.1f on %s, cached to %s", LOAD_NMS_THRESH, path, cache)
     return arrays
 
@@ -79,7 +138,8 @@ def load_proposals(path, records):
     """Attach the proposals of `path` to `records` (unflipped, in the order the file was made for).
 
     Sets record.proposals (M, 4) float32 and record.proposal_scores (M,) float32 after NMS at 0.7.
-    Raises DatasetError when the file is missing or its image count differs from len(records).
+    Raises DatasetError when the file is missing, unsafe or malformed, holds NaN/inf values, or its image count
+    differs from len(records).
     Returns `records`.
     """
     if not os.path.isfile(path):
