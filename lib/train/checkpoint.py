@@ -2,9 +2,11 @@
 
 Each checkpoint is three files written atomically; the `.json` (progress: epoch, batch, update count, loss
 scale) is written last and marks the checkpoint complete, so a run killed at any moment leaves the previous
-checkpoint loadable. Iteration checkpoints (TRAIN.CHECKPOINT_ITERS) are named `SNIPER-<epoch:04d>-<batch:06d>`
-where epoch is the number of completed epochs; only the newest is kept. The trainer also writes `classes.json`
-(class names and dataset category ids by contiguous class id) in the folder, for the Detector's labels.
+checkpoint loadable. A file damaged later (truncated by a full disk, a bad copy) raises CorruptCheckpoint naming
+it; resuming then falls back to the newest intact checkpoint. Iteration checkpoints (TRAIN.CHECKPOINT_ITERS)
+are named `SNIPER-<epoch:04d>-<batch:06d>` where epoch is the number of completed epochs; only the newest is
+kept. The trainer also writes `classes.json` (class names and dataset category ids by contiguous class id) in
+the folder, for the Detector's labels.
 """
 import glob
 import json
@@ -12,12 +14,22 @@ import logging
 import os
 import re
 
+import mxnet as mx
+from mxnet.base import MXNetError
+
 from lib.config import config_name
+from lib.model.checkpoint_names import CheckpointError
+from lib.train.output_errors import writing
 from lib.utils.atomic import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
 CLASSES_FILE = "classes.json"  # beside the checkpoints: {"class_names": [...], "category_ids": [...]}
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})(?:-(?P<batch>\d{6}))?\.json$")
+PROGRESS_KEYS = ("epoch", "batch", "num_update")
+
+
+class CorruptCheckpoint(CheckpointError):
+    """A checkpoint file that cannot be read (truncated or damaged); the message names the file."""
 
 
 def output_dir(cfg, image_set=None):
@@ -39,14 +51,12 @@ def save_checkpoint(net, trainer, folder, progress, prefix="SNIPER"):
     """
     batch = progress.get("batch", 0) or None
     stem = checkpoint_stem(folder, progress["epoch"], batch, prefix)
-    atomic_write(stem + ".params", net.save_parameters)
-    if trainer is not None:
-        atomic_write(stem + ".states", trainer.save_states)
-    atomic_write_json(stem + ".json", progress, indent=1, sort_keys=True)
-    if batch is None:
-        _remove_iteration_checkpoints(folder, prefix, keep=None)
-    else:
-        _remove_iteration_checkpoints(folder, prefix, keep=stem)
+    with writing("checkpoint", stem + ".params"):
+        atomic_write(stem + ".params", net.save_parameters)
+        if trainer is not None:
+            atomic_write(stem + ".states", trainer.save_states)
+        atomic_write_json(stem + ".json", progress, indent=1, sort_keys=True)
+        _remove_iteration_checkpoints(folder, prefix, keep=None if batch is None else stem)
     log.info("saved checkpoint %s.params", stem)
     return stem + ".params"
 
@@ -75,14 +85,80 @@ def list_checkpoints(folder, prefix="SNIPER"):
     return sorted(found)
 
 
-def latest_checkpoint(folder, prefix="SNIPER"):
-    """(progress dict, stem) of the newest complete checkpoint, or (None, None)."""
+def read_progress(stem):
+    """The progress dict of the checkpoint `stem`; CorruptCheckpoint when its `.json` cannot be read."""
+    path = stem + ".json"
+    try:
+        with open(path) as f:
+            progress = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CorruptCheckpoint("checkpoint progress %s is truncated or corrupt (%s)" % (path, err)) from None
+    if not isinstance(progress, dict) or not all(k in progress for k in PROGRESS_KEYS):
+        raise CorruptCheckpoint("checkpoint progress %s lacks one of %s" % (path, ", ".join(PROGRESS_KEYS)))
+    return progress
+
+
+def read_params(path):
+    """{name: NDArray} of a `.params` file; CorruptCheckpoint naming it when MXNet cannot read it."""
+    try:
+        return mx.nd.load(path)
+    except MXNetError:
+        raise CorruptCheckpoint("checkpoint %s is truncated or corrupt (MXNet cannot read it)" % path) from None
+
+
+def check_param_shapes(net, arrays, path):
+    """CheckpointError when a parameter in `arrays` (read from `path`) has another shape than in `net`; the
+    classifier's rows name both class counts."""
+    for name, param in net._collect_params_with_prefix().items():
+        saved = arrays.get(name)
+        if saved is None or 0 in param.shape or tuple(saved.shape) == tuple(param.shape):
+            continue
+        if name.endswith("cls_score.weight") and not name.startswith("rpn"):
+            raise CheckpointError("checkpoint %s predicts %d classes but this config has dataset.NUM_CLASSES = %d "
+                                  "(with background)" % (path, saved.shape[0], param.shape[0]))
+        raise CheckpointError("checkpoint %s does not fit this network: %s is %s in the file, %s here (check the "
+                              "config it was trained with)" % (path, name, tuple(saved.shape), tuple(param.shape)))
+
+
+def load_checkpoint_params(net, path, ctx):
+    """Load `path` into `net` on `ctx` after checking it reads (CorruptCheckpoint) and fits (CheckpointError)."""
+    check_param_shapes(net, read_params(path), path)
+    net.load_parameters(path, ctx=ctx)
+
+
+def load_trainer_states(trainer, path):
+    """Optimizer states of `path` into `trainer`; CorruptCheckpoint naming the file when they cannot be read."""
+    try:
+        trainer.load_states(path)
+    except Exception as err:  # noqa: BLE001 - a damaged pickle raises any of several types
+        raise CorruptCheckpoint("checkpoint states %s are truncated or corrupt (%s)"
+                                % (path, type(err).__name__)) from None
+
+
+def newest_intact_checkpoint(folder, load_fn=None, prefix="SNIPER"):
+    """(progress dict, stem) of the newest checkpoint whose files read, or (None, None) without checkpoints.
+
+    load_fn(stem), when given, loads the checkpoint's arrays and raises CorruptCheckpoint for a damaged file.
+    A corrupt checkpoint is skipped with a warning naming the file; CheckpointError when none is intact.
+    """
     found = list_checkpoints(folder, prefix)
-    if not found:
-        return None, None
-    stem = found[-1][2]
-    with open(stem + ".json") as f:
-        return json.load(f), stem
+    for _, _, stem in reversed(found):
+        try:
+            progress = read_progress(stem)
+            if load_fn is not None:
+                load_fn(stem)
+            return progress, stem
+        except CorruptCheckpoint as err:
+            log.warning("%s: skipped, trying the checkpoint before it", err)
+    if found:
+        raise CheckpointError("no intact checkpoint in %s (all %d are corrupt); start over with --overwrite"
+                              % (folder, len(found)))
+    return None, None
+
+
+def latest_checkpoint(folder, prefix="SNIPER"):
+    """(progress dict, stem) of the newest complete checkpoint whose progress reads, or (None, None)."""
+    return newest_intact_checkpoint(folder, prefix=prefix)
 
 
 def epoch_params_path(folder, epoch, prefix="SNIPER"):

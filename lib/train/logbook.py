@@ -1,5 +1,10 @@
-"""Training log: metrics as JSON lines (`metrics.jsonl`) and a loss-curve PNG redrawn after every epoch."""
+"""Training log: metrics as JSON lines (`metrics.jsonl`) and a loss-curve PNG redrawn after every epoch.
+
+A line that does not parse (the half-written last line of a killed run) is dropped with a warning naming the
+file and line; a resumed run rewrites the file without it.
+"""
 import json
+import logging
 import os
 
 import matplotlib
@@ -7,7 +12,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from lib.train.output_errors import writing  # noqa: E402
 from lib.utils.atomic import atomic_write  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 class Logbook:
@@ -16,21 +24,30 @@ class Logbook:
     def __init__(self, folder, truncate=False):
         self.path = os.path.join(folder, "metrics.jsonl")
         self.png = os.path.join(folder, "loss_curve.png")
-        os.makedirs(folder, exist_ok=True)
-        if truncate and os.path.exists(self.path):
-            os.remove(self.path)
+        with writing("the metrics log", self.path):
+            os.makedirs(folder, exist_ok=True)
+            if truncate and os.path.exists(self.path):
+                os.remove(self.path)
 
     def write(self, row):
         """row: dict with at least 'iteration' and metric values."""
-        with open(self.path, "a") as f:
+        with writing("the metrics log", self.path), open(self.path, "a") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
 
     def rows(self, keep_after=None):
         """Rows logged so far (a resumed run drops rows past its restart iteration when keep_after is given)."""
         if not os.path.exists(self.path):
             return []
-        with open(self.path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = []
+        with open(self.path, errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    row = _parse_row(line)
+                    if row is None:
+                        log.warning("%s line %d is not a complete metrics row (a killed run?): dropped",
+                                    self.path, number)
+                    else:
+                        rows.append(row)
         return [r for r in rows if keep_after is None or r["iteration"] <= keep_after]
 
     def rewrite(self, rows):
@@ -38,7 +55,8 @@ class Logbook:
         def write(tmp):
             with open(tmp, "w") as f:
                 f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-        atomic_write(self.path, write)
+        with writing("the metrics log", self.path):
+            atomic_write(self.path, write)
 
     def plot(self, names=("RPNLogLoss", "RPNL1Loss", "RCNNLogLoss", "RCNNL1Loss")):
         """Draw every loss in `names` against the iteration; returns the PNG path (None when nothing logged)."""
@@ -56,6 +74,18 @@ class Logbook:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        atomic_write(self.png, lambda tmp: fig.savefig(tmp, format="png"))
-        plt.close(fig)
+        try:
+            with writing("the loss curve", self.png):
+                atomic_write(self.png, lambda tmp: fig.savefig(tmp, format="png"))
+        finally:
+            plt.close(fig)
         return self.png
+
+
+def _parse_row(line):
+    """The dict of one metrics line, or None when it is not a complete row with an iteration."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("iteration"), int) else None
