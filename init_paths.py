@@ -7,5 +7,4 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("MXNET_CUDNN_AUTOTUNE_DEFAULT", "0")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -1,9 +1,11 @@
 """TEST.CONCURRENT_JOBS: shards of the test images run in separate processes, gathered in image order.
 
-Each job loads the network itself (on all the given devices, as the original's jobs shared the GPUs) and
-runs every scale on its contiguous shard; the parent concatenates the shards per scale. With one job
-everything runs in the calling process (the original's single-job path was broken; this one is the same code).
-Jobs are spawned, not forked, so no MXNet engine state is copied into them.
+The devices are dealt out to the jobs (the original gave every job every GPU: N CUDA contexts and N copies of
+the network per GPU): with N jobs and G >= N devices job j takes devices j, j + N, ...; with more jobs than
+devices job j takes device j mod G. Each job loads the network itself and runs every scale on its contiguous
+shard, sized by its device count; the parent concatenates the shards per scale. With one job everything runs
+in the calling process (the original's single-job path was broken; this one is the same code). Jobs are
+spawned, not forked, so no MXNet engine state is copied into them.
 """
 import logging
 import multiprocessing
@@ -13,10 +15,19 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def shard_bounds(num_images, num_jobs):
-    """Contiguous [start, end) ranges of the images, one per job (empty jobs dropped)."""
-    edges = np.linspace(0, num_images, num_jobs + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+def deal_contexts(contexts, num_jobs):
+    """The devices of each of `num_jobs` jobs: list of lists of contexts (every device used, each job one at least)."""
+    if num_jobs <= len(contexts):
+        return [list(contexts[j::num_jobs]) for j in range(num_jobs)]
+    return [[contexts[j % len(contexts)]] for j in range(num_jobs)]
+
+
+def shard_bounds(num_images, weights):
+    """Contiguous [start, end) ranges of the images, one per job, sized in proportion to `weights` (the jobs'
+    device counts); jobs left empty are dropped, with their index: list of (job, start, end)."""
+    cumulative = np.concatenate([[0], np.cumsum(weights, dtype=np.float64)])
+    edges = (cumulative / cumulative[-1] * num_images).round().astype(int)
+    return [(j, int(a), int(b)) for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])) if b > a]
 
 
 def run_shard(cfg, params_path, records, contexts, num_classes, mode, progress=True):
@@ -48,12 +59,14 @@ def _job_entry(args):
 
 def run_jobs(cfg, params_path, records, contexts, num_classes, mode="detect"):
     """Run `mode` over `records` in cfg.TEST.CONCURRENT_JOBS jobs; results in image order, and timings."""
-    bounds = shard_bounds(len(records), max(1, int(cfg.TEST.CONCURRENT_JOBS)))
+    dealt = deal_contexts(contexts, max(1, int(cfg.TEST.CONCURRENT_JOBS)))
+    bounds = shard_bounds(len(records), [len(c) for c in dealt])
     if len(bounds) <= 1:
         return run_shard(cfg, params_path, records, contexts, num_classes, mode)
-    specs = [(ctx.device_type, ctx.device_id) for ctx in contexts]
-    jobs = [(cfg, params_path, records[a:b], specs, num_classes, mode) for a, b in bounds]
-    log.info("%d concurrent jobs over %d images", len(jobs), len(records))
+    jobs = [(cfg, params_path, records[a:b], [(ctx.device_type, ctx.device_id) for ctx in dealt[j]], num_classes,
+             mode) for j, a, b in bounds]
+    log.info("%d concurrent jobs over %d images, devices %s", len(jobs), len(records),
+             " | ".join(",".join(str(c) for c in dealt[j]) for j, _, _ in bounds))
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         results = pool.map(_job_entry, jobs)
     timing = tuple(sum(r[1][k] for r in results) for k in range(2))

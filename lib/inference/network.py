@@ -4,6 +4,7 @@ from mxnet import gluon
 
 from lib.model.checkpoint_names import CheckpointError
 from lib.model.sniper import build_sniper
+from lib.train.devices import set_cudnn_autotune
 
 
 def build_test_network(cfg, params_path, contexts, rpn_only=False):
@@ -14,6 +15,7 @@ def build_test_network(cfg, params_path, contexts, rpn_only=False):
         checkpoint (TRAIN.ONLY_PROPOSAL) or the RPN part of a full one.
     Constants (the anchors) come from the config; every other parameter must be in the file.
     """
+    set_cudnn_autotune(False)  # every canvas size would start a new cuDNN algorithm search
     fp16 = cfg.TRAIN.fp16 and all(ctx.device_type == "gpu" for ctx in contexts)
     net = build_sniper(cfg, train=False, dtype="float16" if fp16 else "float32", rpn_only=rpn_only)
     net.initialize(ctx=contexts)

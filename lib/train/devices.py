@@ -1,17 +1,20 @@
-"""Devices from the `gpus` config key, and splitting a batch across them."""
+"""Devices from the `gpus` config key, splitting a batch across them, and cuDNN autotuning per use."""
 import logging
+import os
 
 import mxnet as mx
 
 from lib.config import ConfigError
 
 log = logging.getLogger(__name__)
+AUTOTUNE_ENV = "MXNET_CUDNN_AUTOTUNE_DEFAULT"
+_USER_AUTOTUNE = os.environ.get(AUTOTUNE_ENV)  # exported by the user: always wins
 
 
 def parse_contexts(gpus, num_gpus=None):
     """`gpus` -> list of mx.Context.
 
-    "0,1,2" -> GPU contexts (falls back to one CPU context, with a log line, when MXNet sees no GPU);
+    "0,1,2" -> GPU contexts (ConfigError when MXNet sees fewer GPUs: a GPU request never trains on the CPU);
     "" -> [cpu(0)]; "cpu:0,cpu:1" -> several CPU contexts (multi-device logic on a CPU machine).
     """
     words = [w.strip() for w in str(gpus).split(",") if w.strip()]
@@ -28,8 +31,8 @@ def parse_contexts(gpus, num_gpus=None):
         raise ConfigError("config key gpus: cannot use %r (expected GPU ids like 0,1,2)" % gpus) from None
     available = mx.context.num_gpus() if num_gpus is None else num_gpus
     if available == 0:
-        log.warning("gpus=%s requested but MXNet sees no GPU: training on the CPU (mx.cpu())", gpus)
-        return [mx.cpu(0)]
+        raise ConfigError("config key gpus: GPUs %s requested but MXNet sees no GPU (a CPU-only mxnet wheel or "
+                          "no CUDA device; run scripts/check_gpu_setup.py); use --set gpus '' for the CPU" % gpus)
     missing = [i for i in ids if i >= available]
     if missing:
         raise ConfigError("config key gpus: GPU ids %s requested but only %d GPUs are visible" % (missing, available))
@@ -45,3 +48,15 @@ def split_batch(batch, contexts):
     per = size // n
     return [{k: mx.nd.array(v[i * per:(i + 1) * per], ctx=ctx, dtype=v.dtype) for k, v in batch.items()}
             for i, ctx in enumerate(contexts)]
+
+
+def set_cudnn_autotune(enabled):
+    """Switch cuDNN's convolution algorithm search for the convolutions that run from now on.
+
+    Training keeps MXNet's default (on: chips have one shape, so the search runs once). The tester turns it
+    off: every new canvas size would start a new search. MXNet reads the variable when a cuDNN convolution is
+    first set up for a shape (CuDNNConvolutionOp::Init), so setting it in this process is enough. A value the
+    user exported before the start is left alone.
+    """
+    if _USER_AUTOTUNE is None:
+        os.environ[AUTOTUNE_ENV] = "1" if enabled else "0"

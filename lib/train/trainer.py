@@ -6,7 +6,7 @@ counts the network input pixels processed so far (all workers).
 
 Per iteration: the global batch is split over the devices, each device computes its losses (already normalised
 per device, as the reference), the gradients are summed over devices and workers by the kvstore
-(rescale_grad = 1 / loss scale, so no averaging), and one SGD step is taken.
+(rescale_grad = 1 / loss scale, so no averaging), and every device takes the same SGD step (lib.train.kvstore).
 """
 import dataclasses
 import logging
@@ -15,7 +15,7 @@ import os
 import time
 
 import mxnet as mx
-from mxnet import autograd, gluon
+from mxnet import autograd
 from tqdm import tqdm
 
 from lib.data.epoch import build_epoch
@@ -24,10 +24,11 @@ from lib.model.losses import LOSS_OUTPUTS, RPN_LOSS_OUTPUTS, build_loss, loss_in
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
 from lib.train.checkpoint import CLASSES_FILE, latest_checkpoint, output_dir, save_checkpoint
-from lib.train.devices import parse_contexts, split_batch
+from lib.train.devices import parse_contexts, set_cudnn_autotune, split_batch
+from lib.train.kvstore import create_kvstore, create_trainer, gradient_step
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
-from lib.train.metrics import RunningMetrics, update_metrics
+from lib.train.metrics import RunningMetrics, read_step
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
 from lib.train.pretrained import load_pretrained
 from lib.train.records import training_records
@@ -57,14 +58,6 @@ class NonFiniteLoss(RuntimeError):
     """A loss became NaN or inf (and dynamic loss scaling is off)."""
 
 
-def create_kvstore(cfg, contexts):
-    """The kvstore of `default.kvstore` ('device', 'local', 'nccl', 'dist_sync', ...); None for one local device."""
-    name = cfg.default.kvstore
-    if not name.startswith("dist") and len(contexts) == 1:
-        return None
-    return mx.kv.create(name)
-
-
 def build_network(cfg, contexts, kvstore):
     """The training network on `contexts`, initialised (pretrained weights when configured) and hybridized."""
     net = build_sniper(cfg, train=True)
@@ -74,15 +67,6 @@ def build_network(cfg, contexts, kvstore):
     configure_params(net, cfg)
     net.hybridize(static_alloc=True, static_shape=True)
     return net
-
-
-def create_trainer(cfg, net, kvstore, scheduler):
-    """SGD with momentum, wd and the lr schedule; multi-precision (fp32 master weights) with fp16."""
-    t = cfg.TRAIN
-    params = {"learning_rate": t.lr, "momentum": t.momentum, "wd": t.wd, "lr_scheduler": scheduler,
-              "multi_precision": bool(t.fp16)}
-    return gluon.Trainer(net.collect_params(), "sgd", params, kvstore=kvstore if kvstore is not None else "device",
-                         update_on_kvstore=(True if kvstore is not None and kvstore.type.startswith("dist") else None))
 
 
 def _worker_rank(kvstore):
@@ -103,10 +87,12 @@ class Session:
 
     def __init__(self, cfg, contexts=None, resume=None):
         self.cfg = cfg
-        # a missing dataset is the first thing to say
-        self.records, self.class_names, self.category_ids = training_records(cfg)
+        # devices first (a GPU request on a machine without one must not wait for a dataset to be generated),
+        # then a missing dataset
         self.contexts = contexts or parse_contexts(cfg.gpus)
         check_fp16_contexts(cfg, self.contexts)
+        self.records, self.class_names, self.category_ids = training_records(cfg)
+        set_cudnn_autotune(True)  # chips have one shape (a tester run in this process may have turned it off)
         self.kvstore = create_kvstore(cfg, self.contexts)
         self.rank, self.num_workers = _worker_rank(self.kvstore)
         self.folder = output_dir(cfg)
@@ -134,8 +120,8 @@ class Session:
         self.net.load_parameters(stem + ".params", ctx=self.contexts)
         if os.path.exists(stem + ".states"):
             self.trainer.load_states(stem + ".states")
-        else:  # dist_sync keeps the optimizer states on the servers, which MXNet cannot save
-            log.warning("%s.states missing (a dist_sync checkpoint): momentum restarts from zero", stem)
+        else:  # dist_sync checkpoints written before the update moved to the workers
+            log.warning("%s.states missing: momentum and the lr schedule restart from zero", stem)
         self.scaler.load_state(progress)
         self.progress = progress
         progress.setdefault("pixels", 0)  # checkpoints written before the pixel count
@@ -157,12 +143,10 @@ class Session:
             results = [self._device_losses(p) for p in parts]
             scaled = [r["total"] * self.scaler.scale for r in results]
         autograd.backward(scaled)
-        for result in results:
-            update_metrics(metrics, result, self.cfg.TRAIN.RPN_BATCH_SIZE)
-        terms = [k for k in results[0] if k.endswith("_loss")]
-        _check_finite({k: sum(float(r[k].asscalar()) for r in results) for k in terms}, iteration)
-        if self.scaler.step_ok(self.net.collect_params().values(), iteration):
-            self.trainer.step(self.scaler.scale)
+        stats, loss_terms = read_step(results, self.cfg.TRAIN.RPN_BATCH_SIZE)  # one host copy
+        metrics.add_stats(stats)
+        _check_finite(loss_terms, iteration)
+        gradient_step(self.trainer, self.net.collect_params().values(), self.scaler, iteration)
 
     def run_epoch(self, epoch, start_batch=0):
         """Train one epoch (from `start_batch` when resuming); checkpoints at the end."""
@@ -219,8 +203,7 @@ class Session:
         self.progress.update(self.scaler.state())
         mx.nd.waitall()  # MKLDNN BatchNorm writes its running statistics in the backward, unseen by the engine
         if self.rank == 0:
-            trainer = None if self.num_workers > 1 else self.trainer  # server-side states cannot be saved
-            save_checkpoint(self.net, trainer, self.folder, dict(self.progress))
+            save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))  # all workers' states are equal
 
     def _write_classes(self):
         """`<folder>/classes.json`: the class names and dataset category ids the checkpoints predict (the
