@@ -96,7 +96,8 @@ def test_voc_classes_auto_are_the_sorted_names_of_the_training_set(tmp_path):
 
 
 @pytest.mark.parametrize("classes, num_classes, shown", [
-    ("", 4, "gives 20 classes (aeroplane, bicycle"), ("auto", 21, "gives 3 classes (buoy, gull, kayak) + background = 4"),
+    ("", 4, "gives 20 classes (aeroplane, bicycle"),
+    ("auto", 21, "gives 3 classes (buoy, gull, kayak) + background = 4"),
     ("buoy", 3, "gives 1 classes (buoy) + background = 2")])
 def test_num_classes_must_agree_with_the_class_list(tmp_path, classes, num_classes, shown):
     write_voc(tmp_path / "VOCdevkit", "2007", "train", CUSTOM)

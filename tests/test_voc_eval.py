@@ -74,6 +74,54 @@ def test_no_detection_and_no_gt():
     assert npos == 0 and np.isnan(ap).all()
 
 
+def _random_case(rng, num_images=8, num_classes=3):
+    """Per image: float gts (some difficult) and detections (jittered gts and random boxes, scores in (0, 1))."""
+    images = []
+    for _ in range(num_images):
+        n = rng.integers(0, 6)
+        xy = rng.uniform(0, 200, (n, 2))
+        gts, gt_labels = np.hstack([xy, xy + rng.uniform(10, 80, (n, 2))]), rng.integers(0, num_classes, n)
+        near = rng.integers(0, n, 2 * n) if n else np.zeros(0, int)  # duplicates of a gt give false positives
+        xy = rng.uniform(0, 200, (3, 2))
+        dets = np.vstack([gts[near] + rng.normal(0, 5, (len(near), 4)),
+                          np.hstack([xy, xy + rng.uniform(10, 80, (3, 2))])])
+        labels = np.concatenate([gt_labels[near], rng.integers(0, num_classes, 3)])
+        images.append((gts, gt_labels, rng.uniform(size=n) < 0.2, dets, labels, rng.uniform(size=len(dets))))
+    return images
+
+
+def test_agrees_with_gluoncv_voc_metrics_on_random_cases():
+    # gluoncv's VOCMApMetric / VOC07MApMetric are an independent implementation of the same VOC AP (+1 on x2, y2,
+    # difficult ignored); they differ only on exact ties (IoU == threshold, equal scores), which continuous
+    # random boxes and scores avoid
+    from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
+    rng = np.random.default_rng(0)
+    for case in range(3):
+        images = _random_case(rng)
+        ours = []
+        for cls in range(3):
+            dets = [(i, score, box) for i, (_, _, _, boxes, labels, scores) in enumerate(images)
+                    for box, label, score in zip(boxes, labels, scores) if label == cls]
+            gts = [(i, box, diff) for i, (boxes, labels, difficult, *_) in enumerate(images)
+                   for box, label, diff in zip(boxes, labels, difficult) if label == cls]
+            det_arrays = (np.array([d[0] for d in dets], int), np.array([d[1] for d in dets]),
+                          np.array([d[2] for d in dets]).reshape(-1, 4))
+            gt_arrays = (np.array([g[0] for g in gts], int), np.array([g[1] for g in gts]).reshape(-1, 4),
+                         np.array([g[2] for g in gts], bool))
+            ours.append(class_ap(det_arrays, gt_arrays, iou_thresholds=(0.5, 0.7))[1])
+        for t, thresh in enumerate((0.5, 0.7)):
+            for m, kind in enumerate((VOC07MApMetric, VOCMApMetric)):
+                metric = kind(iou_thresh=thresh, class_names=["a", "b", "c"])
+                for gts, gt_labels, difficult, boxes, labels, scores in images:
+                    order = np.argsort(-scores)  # gluoncv matches an image's detections in the given order
+                    metric.update(boxes[None, order], labels[None, order], scores[None, order], gts[None],
+                                  gt_labels[None], difficult[None].astype(float))
+                names, values = metric.get()  # per class, then the mAP
+                assert names[:3] == ["a", "b", "c"]
+                np.testing.assert_allclose([o[t, m] for o in ours], values[:3], atol=1e-12,
+                                           err_msg="case %d, IoU %.1f, %s" % (case, thresh, kind.__name__))
+
+
 def test_voc_ap_on_given_curves():
     # recall .5 .5 1, precision 1 .5 2/3. 11-point: t <= .5 (6 points) -> 1, t in .6 .. 1 (5 points) -> 2/3
     # -> (6 + 10/3) / 11 = 28/33. area: envelope 1 up to .5, 2/3 up to 1 -> .5 + 1/3 = 5/6

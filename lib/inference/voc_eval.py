@@ -83,7 +83,8 @@ def class_ap(dets, gts, *, iou_thresholds=(0.5,), modes=AP_MODES):
     dets: (images (D,) int, scores (D,), boxes (D, 4)) of the class's detections.
     gts: (images (G,) int, boxes (G, 4), difficult (G,) bool) of the class's gts.
     Returns (npos, ap (T, M)) for T iou_thresholds and M modes; ap is NaN when npos (non-difficult gts) is 0.
-    Ties in score keep the detections' given order (the original's argsort is not stable; see README).
+    Ties in score keep the detections' given order (a stable sort; the original's np.argsort(-confidence) is a
+    quicksort, whose order among ties is unspecified).
     """
     det_images, scores, det_boxes = (np.asarray(a) for a in dets)
     gt_images, gt_boxes, difficult = (np.asarray(a) for a in gts)
