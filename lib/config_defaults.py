@@ -94,6 +94,9 @@ DEFAULTS = {
         "BG_THRESH_HI": 0.5,
         "BG_THRESH_LO": 0.0,
         "BBOX_REGRESSION_THRESH": 0.5,
+        # (new) opt-in: training rois outside the chip's valid range get label -1 (the fork's op trained them,
+        # its filler boxes, as background)
+        "IGNORE_ROIS_OUTSIDE_RANGE": False,
         "BBOX_WEIGHTS": (1.0, 1.0, 1.0, 1.0),
         "visualization_path": "debug/visualization",
         "visualization_freq": 100,
@@ -106,7 +109,9 @@ DEFAULTS = {
         "RPN_POSITIVE_WEIGHT": -1.0,
         "CXX_PROPOSAL": True,
         "RPN_NMS_THRESH": 0.7,
-        "RPN_PRE_NMS_TOP_N": 12000,
+        # (new default, was 12000) -1: every anchor into the training proposal NMS, as the fork's GPU op
+        # (it read no pre-NMS limit); > 0 keeps the best N, a CPU budget
+        "RPN_PRE_NMS_TOP_N": -1,
         "RPN_POST_NMS_TOP_N": 2000,
         "RPN_MIN_SIZE": 16,
         "BBOX_NORMALIZATION_PRECOMPUTED": False,

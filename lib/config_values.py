@@ -6,7 +6,7 @@ is not numbers, one valid range for three scales) raise `ConfigError` naming the
 from lib.config import ConfigError
 
 POSITIVE_INTS = ("TRAIN.BATCH_IMAGES", "TRAIN.CHIP_SIZE", "TRAIN.DISPLAY", "TRAIN.RPN_BATCH_SIZE",
-                 "TRAIN.RPN_PRE_NMS_TOP_N", "TRAIN.RPN_POST_NMS_TOP_N", "dataset.MAX_GTS",
+                 "TRAIN.RPN_POST_NMS_TOP_N", "dataset.MAX_GTS",
                  "network.RPN_FEAT_STRIDE", "TEST.RPN_PRE_NMS_TOP_N", "TEST.RPN_POST_NMS_TOP_N",
                  "TEST.MAX_PER_IMAGE", "TEST.CONCURRENT_JOBS")
 NON_NEGATIVE_INTS = ("TRAIN.NUM_PROCESS", "TRAIN.CHECKPOINT_ITERS", "TRAIN.MAX_ITERATIONS", "TRAIN.begin_epoch",
@@ -37,6 +37,8 @@ def _check_ranges(cfg):
     for key in POSITIVE_INTS:
         if _get(cfg, key) < 1:
             raise _bad(key, _get(cfg, key), "must be at least 1")
+    if cfg.TRAIN.RPN_PRE_NMS_TOP_N < 1 and cfg.TRAIN.RPN_PRE_NMS_TOP_N != -1:
+        raise _bad("TRAIN.RPN_PRE_NMS_TOP_N", cfg.TRAIN.RPN_PRE_NMS_TOP_N, "-1 (every anchor) or at least 1")
     for key in NON_NEGATIVE_INTS + NON_NEGATIVE_FLOATS:
         if _get(cfg, key) < 0:
             raise _bad(key, _get(cfg, key), "must not be negative")

@@ -1,4 +1,5 @@
-"""The training proposal-target layer on hand-made proposals and gts (reference §5.5)."""
+"""The training proposal-target layer on hand-made proposals and gts, against the fork's GPU op
+(src/operator/multi_proposal_target.cu in the SNIPER mxnet fork)."""
 import mxnet as mx
 import numpy as np
 import pytest
@@ -35,9 +36,8 @@ def hand_made_rpn():
     return np.stack([prob, prob]), np.stack([deltas, deltas])
 
 
-@pytest.fixture(scope="module")
-def targets():
-    layer = ProposalTarget(16, SCALES, RATIOS, num_rois=300, max_gts=4)
+def run_layer(**options):
+    layer = ProposalTarget(16, SCALES, RATIOS, num_rois=300, max_gts=4, **options)
     layer.initialize()
     layer.hybridize()
     prob, deltas = hand_made_rpn()
@@ -47,6 +47,16 @@ def targets():
     im_info = np.array([[CHIP, CHIP, 1], [CHIP, CHIP, 1]], np.float32)
     outs = layer(*[mx.nd.array(x) for x in (prob, deltas, im_info, gts, ranges)])
     return [o.asnumpy() for o in outs]
+
+
+@pytest.fixture(scope="module")
+def targets():
+    return run_layer()
+
+
+@pytest.fixture(scope="module")
+def targets_ignoring():
+    return run_layer(ignore_outside_range=True)
 
 
 def test_proposals_are_nms_survivors_by_score(targets):
@@ -62,13 +72,24 @@ def test_empty_slots_hold_dummies_and_in_range_gts_are_appended(targets):
     np.testing.assert_allclose(rois[0, 299], [99, 99, 299, 299])  # the out-of-range gt is not appended
 
 
-def test_labels(targets):
+def test_labels_as_the_fork(targets):
+    # The GPU op sets every label to 0, then to the class of a gt with IoU > 0.5 (multi_proposal_target.cu,
+    # the labels loop and the overlaps loop): dummies (IoU 0.03 with the gts) are background, out of range or not.
     labels = targets[1]
     np.testing.assert_array_equal(labels[0, :3], [2, 3, 0])  # P2 takes the out-of-range gt (IoU 0.67)
     assert labels[0, 298] == 2
-    assert (labels[0, 3:298] == -1).all() and labels[0, 299] == -1  # dummies lie outside the range
+    assert (labels[0, 3:298] == 0).all() and labels[0, 299] == 0
     # chip 2 (range 32-64): no proposal in range, GT_IN below lo, dummies above hi; GT_OUT fits here
+    assert (labels[1, :299] == 0).all() and labels[1, 299] == 3
+
+
+def test_labels_ignoring_rois_outside_the_range(targets_ignoring):
+    labels = targets_ignoring[1]
+    np.testing.assert_array_equal(labels[0, :3], [2, 3, 0])
+    assert labels[0, 298] == 2
+    assert (labels[0, 3:298] == -1).all() and labels[0, 299] == -1  # dummies lie outside the range (0, 35)
     assert (labels[1, :299] == -1).all() and labels[1, 299] == 3
+    np.testing.assert_array_equal(targets_ignoring[3], run_layer()[3])  # no positive lies outside here
 
 
 def test_chip_range_decides_which_gts_are_appended(targets):
@@ -86,3 +107,9 @@ def test_targets_and_weights(targets):
     np.testing.assert_array_equal(weights[0, :, 0] > 0, targets[1][0] > 0)
     assert (bbox_targets[0][targets[1][0] <= 0] == 0).all()
     assert weights[1, :299].sum() == 0 and (weights[1, 299] == 1).all()
+
+
+def test_fg_thresh_is_honoured():
+    # TRAIN.FG_THRESH (the op's hard-coded 0.5 by default): at 0.7, P2's IoU 0.67 with GT_OUT is background
+    labels = run_layer(fg_thresh=0.7)[1]
+    np.testing.assert_array_equal(labels[0, :3], [2, 0, 0])

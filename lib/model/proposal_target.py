@@ -1,15 +1,17 @@
-"""Training proposals and their RCNN targets, as the fork's `MultiProposalTarget` GPU op (reference §5.5).
+"""Training proposals and their RCNN targets, as the fork's `MultiProposalTarget` GPU op (the paper's path).
 
 Written with MXNet operators only, so the training graph hybridizes; no gradient flows back into the RPN
 (the original op writes zero gradients). Per chip b, with (lo, hi) = valid_ranges[b] in chip pixels and
 areas (x2 - x1) * (y2 - y1) without +1:
 1. decode every anchor, clip to [0, w - 1] x [0, h - 1] (im_info[b]);
 2. invalidate boxes with both sides (no +1) < 3, or area >= hi^2, or area < lo^2;
-3. greedy NMS at IoU > 0.7 (`box_nms`: IoU without +1), keep the best 300; empty slots get the dummy
+3. greedy NMS at IoU > 0.7 (`box_nms`: IoU without +1) over every anchor (pre_top_n = -1, as the GPU op;
+   pre_top_n > 0 keeps only the best ones, a CPU budget), keep the best 300; empty slots get the dummy
    boxes [j%100, j%100, j%100 + 200, j%100 + 200];
 4. the G gt rows (class != -1) overwrite the last G slots, each only if lo^2 <= area <= hi^2;
-5. label = class of the max-IoU gt if that IoU > 0.5 (all gts count, valid or not), else 0;
-   rois whose area lies outside [lo^2, hi^2] (dummy fillers) are ignored (label -1);
+5. label = class of the max-IoU gt if that IoU > fg_thresh (0.5 in the op; all gts count, valid or not),
+   else 0 (background, dummy fillers included); with `ignore_outside_range` (opt-in
+   TRAIN.IGNORE_ROIS_OUTSIDE_RANGE) rois whose area lies outside [lo^2, hi^2] get label -1 and no targets;
 6. targets for positives, normalised by BBOX_STDS, with the original's gt centre gx1 + 0.5 gw.
 """
 from mxnet import gluon
@@ -88,7 +90,7 @@ def encode(F, rois, gts, stds):
     return F.concat(dx / stds[0], dy / stds[1], dw / stds[2], dh / stds[3], dim=-1)
 
 
-def assign(F, rois, gt_boxes, lo2, hi2, max_gts, fg_thresh, stds):
+def assign(F, rois, gt_boxes, lo2, hi2, *, max_gts, fg_thresh, stds, ignore_outside_range):
     """Step 5-6: rois (B, R, 4), gt_boxes (B, M, 5) -> labels (B, R), targets (B, R, 4), weights (B, R, 4)."""
     gt_cls = F.slice_axis(gt_boxes, axis=2, begin=4, end=5)  # (B, M, 1)
     iou = overlaps(F, rois, F.slice_axis(gt_boxes, axis=2, begin=0, end=4))
@@ -98,9 +100,11 @@ def assign(F, rois, gt_boxes, lo2, hi2, max_gts, fg_thresh, stds):
     matched = F.batch_dot(best, gt_boxes)  # (B, R, 5)
     fg = F.max(iou, axis=2, keepdims=True) > fg_thresh  # (B, R, 1)
     labels = F.where(fg, F.slice_axis(matched, axis=2, begin=4, end=5), F.zeros_like(fg))
-    keep = in_range(F, areas(F, rois), lo2, hi2)
-    labels = F.reshape(F.where(keep, labels, F.ones_like(labels) * -1.0), (0, -1))
-    weights = F.broadcast_like(fg * keep, rois)
+    if ignore_outside_range:
+        keep = in_range(F, areas(F, rois), lo2, hi2)
+        labels, fg = F.where(keep, labels, F.ones_like(labels) * -1.0), fg * keep
+    labels = F.reshape(labels, (0, -1))
+    weights = F.broadcast_like(fg, rois)
     targets = encode(F, rois, F.slice_axis(matched, axis=2, begin=0, end=4), stds) * weights
     return labels, targets, weights
 
@@ -110,16 +114,19 @@ class ProposalTarget(gluon.HybridBlock):
     valid_ranges (B, 2)) -> rois (B, R, 4), labels (B, R), bbox_targets (B, R, 4), bbox_weights (B, R, 4).
 
     R = num_rois (300); M = max_gts must equal gt_boxes.shape[1]. All outputs carry no gradient.
+    Defaults are the GPU op's: threshold 0.7, every anchor into NMS (pre_top_n -1), fg_thresh 0.5,
+    out-of-range rois trained as background (ignore_outside_range False).
     """
 
     def __init__(self, stride, scales, ratios, num_rois=300, max_gts=100, threshold=0.7, pre_top_n=-1,
-                 fg_thresh=0.5, bbox_stds=(0.1, 0.1, 0.2, 0.2), **kwargs):
+                 fg_thresh=0.5, bbox_stds=(0.1, 0.1, 0.2, 0.2), ignore_outside_range=False, **kwargs):
         super().__init__(**kwargs)
         if max_gts > num_rois:
             raise ValueError("dataset.MAX_GTS (%d) must not exceed the %d rois per chip" % (max_gts, num_rois))
         self._stride, self._num_anchors = stride, len(scales) * len(ratios)
         self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=num_rois)
-        self._assign = dict(max_gts=max_gts, fg_thresh=fg_thresh, stds=tuple(bbox_stds))
+        self._assign = dict(max_gts=max_gts, fg_thresh=fg_thresh, stds=tuple(bbox_stds),
+                            ignore_outside_range=bool(ignore_outside_range))
         with self.name_scope():
             self.base_anchors = anchor_constant(self, stride, scales, ratios)
 

@@ -51,8 +51,9 @@ def proposal_layer(cfg, stride, train):
     scales, ratios = cfg.network.ANCHOR_SCALES, cfg.network.ANCHOR_RATIOS
     if train:
         return ProposalTarget(stride, scales, ratios, NUM_ROIS, cfg.dataset.MAX_GTS,
-                              cfg.TRAIN.RPN_NMS_THRESH, cfg.TRAIN.RPN_PRE_NMS_TOP_N,
-                              bbox_stds=cfg.TRAIN.BBOX_STDS, prefix="")
+                              cfg.TRAIN.RPN_NMS_THRESH, cfg.TRAIN.RPN_PRE_NMS_TOP_N, cfg.TRAIN.FG_THRESH,
+                              bbox_stds=cfg.TRAIN.BBOX_STDS,
+                              ignore_outside_range=cfg.TRAIN.IGNORE_ROIS_OUTSIDE_RANGE, prefix="")
     return TestProposal(stride, scales, ratios, cfg.TEST.RPN_NMS_THRESH, 12000, cfg.TEST.RPN_POST_NMS_TOP_N,
                         prefix="")
 

@@ -1,0 +1,27 @@
+"""The original's chip, anchor and RoI rules are what the defaults and the paper configs run; the deviations
+are opt-in keys (README "Deviations")."""
+import pytest
+
+from lib.config import load_config
+from lib.model.sniper import proposal_layer
+
+PAPER = ("configs/faster/sniper_res101_e2e.yml", "configs/faster/sniper_res50_e2e.yml",
+         "configs/faster/sniper_mobilenetv2_e2e.yml", "configs/faster/sniper_res101_e2e_pascal_voc.yml")
+
+
+@pytest.mark.parametrize("path", (None,) + PAPER)
+def test_defaults_and_paper_configs_run_the_original_rules(path):
+    train = load_config(path).TRAIN
+    assert train.ASSIGN_LOWER_BOUND_ALL_SCALES is False  # box_assigner: no lower bound below the coarsest scale
+    assert train.IGNORE_ROIS_OUTSIDE_RANGE is False  # the GPU op trains every roi that is not fg as background
+    # the GPU training op (multi_proposal_target.cu, NonMaximumSuppression) runs NMS over every anchor and never
+    # read the YAML's RPN_PRE_NMS_TOP_N: 6000; its fg threshold is the hard-coded 0.5
+    assert train.RPN_PRE_NMS_TOP_N == -1 and train.FG_THRESH == 0.5 and train.RPN_NMS_THRESH == 0.7
+
+
+def test_training_proposal_layer_reads_the_keys():
+    cfg = load_config(None, ["TRAIN.RPN_PRE_NMS_TOP_N", "2000", "TRAIN.FG_THRESH", "0.6",
+                             "TRAIN.IGNORE_ROIS_OUTSIDE_RANGE", "True", "TRAIN.RPN_NMS_THRESH", "0.65"])
+    layer = proposal_layer(cfg, 16, train=True)
+    assert layer._nms == dict(threshold=0.65, pre_top_n=2000, post_top_n=300)
+    assert layer._assign["fg_thresh"] == 0.6 and layer._assign["ignore_outside_range"] is True
