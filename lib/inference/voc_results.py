@@ -33,9 +33,11 @@ def class_lines(detections, image_ids, cls):
 
 def parse_lines(lines, image_index):
     """Result lines -> (images (D,) int, scores (D,), boxes (D, 4) 1-based); image_index: {image id: index}."""
-    fields = [line.split() for line in lines]
-    images = np.array([image_index[f[0]] for f in fields], dtype=np.int64)
-    values = np.array([[float(v) for v in f[1:6]] for f in fields], dtype=np.float64).reshape(-1, 5)
+    tokens = " ".join(lines).split()
+    if len(tokens) != 6 * len(lines):
+        raise ValueError("VOC result lines must have 6 fields: image id, score, x1, y1, x2, y2")
+    images = np.array([image_index[t] for t in tokens[0::6]], dtype=np.int64)
+    values = np.array([tokens[k::6] for k in range(1, 6)], dtype=np.float64).T.reshape(-1, 5)
     return images, values[:, 0], values[:, 1:]
 
 
