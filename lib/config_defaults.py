@@ -61,6 +61,9 @@ DEFAULTS = {
         # original's box_assigner has none there: small gts train in middle-scale chips)
         "ASSIGN_LOWER_BOUND_ALL_SCALES": False,
         "SCALES": (3.0, 1.667, 512.0),
+        # (new) opt-in: a chip's valid gts are exactly its assigned ones (the original also made valid any gt that
+        # lands on the same chip box as an assigned one, by IoU == 1)
+        "VALID_GTS_BY_INDEX": False,
         "lr_step": "",
         "scale": 1.0,
         "DYNAMIC_LOSS_SCALE": False,  # (new) fp16: skip steps with inf/NaN and adapt the scale

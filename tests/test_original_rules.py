@@ -1,8 +1,10 @@
 """The original's chip, anchor and RoI rules are what the defaults and the paper configs run; the deviations
 are opt-in keys (README "Deviations")."""
+import numpy as np
 import pytest
 
 from lib.config import load_config
+from lib.data.chip_loader import valid_in_chip
 from lib.model.sniper import proposal_layer
 
 PAPER = ("configs/faster/sniper_res101_e2e.yml", "configs/faster/sniper_res50_e2e.yml",
@@ -12,6 +14,7 @@ PAPER = ("configs/faster/sniper_res101_e2e.yml", "configs/faster/sniper_res50_e2
 @pytest.mark.parametrize("path", (None,) + PAPER)
 def test_defaults_and_paper_configs_run_the_original_rules(path):
     train = load_config(path).TRAIN
+    assert train.VALID_GTS_BY_INDEX is False  # the anchor worker's IoU == 1 rule
     assert train.ASSIGN_LOWER_BOUND_ALL_SCALES is False  # box_assigner: no lower bound below the coarsest scale
     assert train.IGNORE_ROIS_OUTSIDE_RANGE is False  # the GPU op trains every roi that is not fg as background
     # the GPU training op (multi_proposal_target.cu, NonMaximumSuppression) runs NMS over every anchor and never
@@ -25,3 +28,16 @@ def test_training_proposal_layer_reads_the_keys():
     layer = proposal_layer(cfg, 16, train=True)
     assert layer._nms == dict(threshold=0.65, pre_top_n=2000, post_top_n=300)
     assert layer._assign["fg_thresh"] == 0.6 and layer._assign["ignore_outside_range"] is True
+
+
+MOVED = np.array([[10, 10, 60, 60], [10, 10, 60, 60], [100, 100, 150, 170], [10, 10, 60, 61]], np.float32)
+
+
+def test_valid_gts_by_iou_one_as_the_anchor_worker():
+    # gt 1 is assigned (record index 7); gt 0 (index 3, assigned elsewhere) lands on the same chip box: IoU 1 with
+    # a valid gt, so the original's `valid_gtids = np.where(mov == 1)` (data_workers.py) makes it valid too;
+    # gt 3 differs by one pixel (IoU 51*51 / (51*51 + 51) < 1) and gt 2 does not overlap: invalid.
+    kept = np.array([3, 7, 8, 9])
+    assert valid_in_chip(MOVED, kept, np.array([7])).tolist() == [True, True, False, False]
+    assert valid_in_chip(MOVED, kept, np.array([7]), by_index=True).tolist() == [False, True, False, False]
+    assert valid_in_chip(MOVED, kept, np.array([], np.int64)).tolist() == [False] * 4

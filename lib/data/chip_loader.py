@@ -70,6 +70,20 @@ def boxes_in_chip(boxes, chip, chip_size):
     return moved[keep].astype(np.float32), keep
 
 
+def valid_in_chip(moved, kept, gt_index, by_index=False):
+    """Which moved gts (K, 4) train in the chip. -> (K,) bool.
+
+    kept: (K,) record indices of the moved gts; gt_index: the chip's assigned gts. The original's anchor worker
+    marks valid every gt whose IoU with an assigned gt is exactly 1 (lib/data_utils/data_workers.py,
+    `valid_gtids = np.where(mov == 1)`), i.e. also an unassigned gt that lands on the same chip box as an
+    assigned one; `by_index` (TRAIN.VALID_GTS_BY_INDEX) keeps the assigned gts only.
+    """
+    assigned = np.isin(kept, gt_index)
+    if by_index or not assigned.any():
+        return assigned
+    return (moved[:, None, :] == moved[assigned][None, :, :]).all(axis=2).any(axis=1)
+
+
 def chip_valid_range(valid_range, scale, chip_size):
     """A scale's valid range (lo, hi) in original sqrt-area px -> (2,) float32 in chip px (-1 = no bound)."""
     lo, hi = valid_range
@@ -107,7 +121,7 @@ def load_chip(record, chip, cfg, rng, image=None):
     if image is None:
         image = read_record_image(record)
     moved, kept = boxes_in_chip(record.boxes, chip, size)
-    valid = np.isin(kept, chip.gt_index)
+    valid = valid_in_chip(moved, kept, chip.gt_index, cfg.TRAIN.VALID_GTS_BY_INDEX)
     gt_boxes, n_truncated = padded_gt_boxes(moved, record.classes[kept], cfg.dataset.MAX_GTS)
     out = {
         "data": crop_chip_image(image, chip, size, cfg.network.PIXEL_MEANS),
