@@ -18,8 +18,10 @@ def _reference_generate(boxes, width, height, chip_size, stride, rng):
     boxes = np.array(boxes, dtype=np.float64)
     if len(boxes) == 0:
         return np.zeros((0, 4), np.float32)
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, W - 1)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, H - 1)
+    # chip_generator.py calls clip_boxes(boxes, [H - 1, W - 1]) and clip_boxes (lib/bbox/bbox_transform.py)
+    # clips x to im_shape[1] - 1 = W - 2 and y to H - 2
+    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, W - 2)
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, H - 2)
     cands = [[max(W - C_, 0), 0, W - 1, min(C_, H - 1)], [0, max(H - C_, 0), min(C_, W - 1), H - 1],
              [max(W - C_, 0), max(H - C_, 0), W - 1, H - 1]]
     x = 0
@@ -165,8 +167,8 @@ def test_properties_on_random_inputs(seed):
     boxes = np.floor(np.concatenate([xy, xy + rng.uniform(0, 600, (n, 2))], axis=1))
     chips = generate_chips(boxes, W, H, C, S, seed)
     clipped = boxes.copy()
-    clipped[:, 0::2] = np.minimum(clipped[:, 0::2], W - 1)
-    clipped[:, 1::2] = np.minimum(clipped[:, 1::2], H - 1)
+    clipped[:, 0::2] = np.minimum(clipped[:, 0::2], W - 2)
+    clipped[:, 1::2] = np.minimum(clipped[:, 1::2], H - 2)
     fits_some = containment_matrix(candidate_chips(W, H, C, S), clipped).any(axis=1)
     covered = containment_matrix(chips, clipped).any(axis=1) if len(chips) else np.zeros(n, bool)
     assert np.array_equal(covered, fits_some)  # every box that fits a candidate is covered, no other

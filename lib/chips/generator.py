@@ -1,4 +1,4 @@
-"""The greedy chip cover of the reference's generator (§3.2, `chips::cgenerate`), in the scaled frame.
+"""The greedy chip cover of the original's generator (`chips::cgenerate`, lib/chips/cchips.cpp), scaled frame.
 
 Candidates are C x C windows on a stride-S grid plus the image corners and the right and bottom edges; they
 are shuffled, and the candidate holding the most still-uncovered boxes is taken until no box is left that a
@@ -100,7 +100,8 @@ def greedy_cover(inside):
 def generate_chips(boxes, width, height, chip_size, stride, rng=None):
     """Chips covering `boxes` on a `width` x `height` canvas (scaled frame). -> (K, 4) float32, picking order.
 
-    boxes: (N, 4) x1, y1, x2, y2 in the scaled frame; clipped to the canvas first.
+    boxes: (N, 4) x1, y1, x2, y2 in the scaled frame; clipped first to x <= W - 2, y <= H - 2, as the original
+    (lib/chips/chip_generator.py passes (H - 1, W - 1) to clip_boxes, which clips to that shape minus 1).
     rng: seed, Generator or RandomState for the candidate shuffle (None: unseeded, as the original).
     """
     width, height = int(width), int(height)
@@ -108,8 +109,8 @@ def generate_chips(boxes, width, height, chip_size, stride, rng=None):
     if len(boxes) == 0 or width < 1 or height < 1:
         return np.zeros((0, 4), dtype=np.float32)
     boxes = boxes.copy()
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, width - 1)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height - 1)
+    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, max(width - 2, 0))
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, max(height - 2, 0))
     candidates = candidate_chips(width, height, chip_size, stride)
     candidates = candidates[as_rng(rng).permutation(len(candidates))]
     picked = greedy_cover(Containment(candidates, boxes))
