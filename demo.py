@@ -50,13 +50,13 @@ def run(cfg, im_path, epoch=None, thresh=0.5, out=None, export=None):
     import cv2
     from lib.dataset.image_io import read_image
     from lib.inference.detector import Detector
-    from lib.train.checkpoint import epoch_params_path, output_dir
+    from lib.inference.prerequisites import model_params
     from lib.utils.visualization import draw_detections
 
+    params = model_params(cfg, epoch)  # first: without a model nothing else matters
     if im_path == DEFAULT_IMAGE and not os.path.exists(im_path):
         ensure_demo_image(im_path)
     image = read_image(im_path)  # a wrong path is said before the network is built
-    params = epoch_params_path(output_dir(cfg), cfg.TEST.TEST_EPOCH if epoch is None else epoch)
     detector = Detector(cfg, params)
     detections = detector.detect(image)
     index = {name: k for k, name in enumerate(detector.class_names)}

@@ -31,18 +31,23 @@ def run(cfg, epoch=None, contexts=None):
     """Detection (returns the evaluation dict, or the results path when the set has no annotations) or
     proposal extraction (returns the proposals path)."""
     from lib.dataset import load_dataset
+    from lib.dataset.errors import DatasetError
     from lib.dataset.proposals import proposal_file, save_proposals
     from lib.inference.coco_results import results_file
     from lib.inference.evaluate import evaluate_detections
     from lib.inference.jobs import run_jobs
+    from lib.inference.prerequisites import model_params, with_dataset_hint
     from lib.inference.tester import merge_config
-    from lib.train.checkpoint import epoch_params_path, output_dir
+    from lib.train.checkpoint import output_dir
     from lib.train.devices import parse_contexts
 
+    params = model_params(cfg, epoch)  # the prerequisites in this order: model, devices, images
     contexts = contexts or parse_contexts(cfg.gpus)
+    try:
+        dataset = load_dataset(cfg, cfg.dataset.test_image_set)
+    except DatasetError as err:
+        raise with_dataset_hint(cfg, cfg.dataset.test_image_set, err) from None
     folder = output_dir(cfg)  # the training image set names the model's folder
-    params = epoch_params_path(folder, cfg.TEST.TEST_EPOCH if epoch is None else epoch)
-    dataset = load_dataset(cfg, cfg.dataset.test_image_set)
     log.info("testing %s on %s (%d images)", params, dataset.name, len(dataset.records))
     if cfg.TEST.EXTRACT_PROPOSALS:
         proposals, _ = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes, mode="proposals")
