@@ -51,6 +51,7 @@ DEFAULTS = {
         "AUTO_FOCUS_DC_LOW": -1,
         "AUTO_FOCUS_DC_HIGH": -1,
         "NUM_PROCESS": 2,
+        "LOADER_TIMEOUT": 60.0,  # (new) seconds a started loader worker may take for one batch before the run stops
         "NUM_THREAD": 8,
         "CHIP_SIZE": 512,  # (new) the original hard-codes 512
         "FULL_IMAGE": False,  # (new) ablation baseline: no chips, each image whole at one of SCALES (min, max)

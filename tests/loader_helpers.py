@@ -1,4 +1,6 @@
 """Shared fixtures of the loader tests: configs, synthetic images and hand-made chips."""
+import os
+
 import cv2
 import numpy as np
 
@@ -44,3 +46,56 @@ def chip(x1, y1, scale, chip_size=512, scale_index=0, gt_index=(), size=None):
     return Chip(box=np.array([x1, y1, x1 + side, y1 + side], dtype=np.float32), scale=scale,
                 scale_index=scale_index, size=size or (chip_size, chip_size),
                 gt_index=np.asarray(gt_index, dtype=np.int64))
+
+
+def small_setup(tmp_path, num_batches=6, batch_size=2, missing=None, chip_size=128):
+    """Records of three 200 x 150 images with two gts each and an EpochChips of hand-made chips (chip k uses
+    image k % 3; image `missing` is not written). Returns (records, cfg with NUM_PROCESS 0, EpochChips)."""
+    from lib.data.epoch import EpochChips
+    records = []
+    for k in range(3):
+        gts = [[20 + 10 * k, 30, 60 + 10 * k, 70], [70, 20 + 5 * k, 110, 90]]
+        name = os.path.join(str(tmp_path), "img%d.png" % k)
+        path = name if k == missing else write_image(name, 200, 150, gts)
+        records.append(record(path, 200, 150, gts))
+    entries = [(k % 3, chip(5.0 * (k % 4), 3.0 * (k % 5), 1.0, chip_size=chip_size, gt_index=[k % 2]))
+               for k in range(num_batches * batch_size)]
+    cfg = paper_cfg(CHIP_SIZE=chip_size, NUM_PROCESS=0, RPN_BATCH_SIZE=32)
+    return records, cfg, EpochChips(entries, batch_size, seed=5, epoch=2, stride=56, num_chips=len(entries),
+                                    num_negative=0)
+
+
+def run_loader_then_sleep(folder, workers=2):
+    """A process to kill: iterate one batch per worker of a `workers`-worker loader (so every worker has started),
+    print its pid and the workers' pids as one json line, then sleep holding the iteration open."""
+    import json
+    import time
+    from lib.data.loader import ChipLoader
+    os.makedirs(folder, exist_ok=True)
+    records, cfg, epoch_chips = small_setup(folder, num_batches=40)
+    cfg.TRAIN.NUM_PROCESS = workers
+    loader = ChipLoader(records, cfg, epoch_chips)
+    iterator = iter(loader)
+    for _ in range(workers):
+        next(iterator)
+    print(json.dumps({"pid": os.getpid(), "workers": loader.worker_pids}), flush=True)
+    time.sleep(600)
+
+
+def slow_sampler(width, height, boxes, scales, valid_ranges, **kwargs):
+    """A chip sampler that takes 50 ms per image and finds no chips (keeps a mining pool busy)."""
+    import time
+    from lib.chips import ImageChips
+    time.sleep(0.05)
+    return ImageChips(positive=[], negative=[])
+
+
+def run_mining_then_sleep(workers=2, images=400):
+    """A process to kill: mine chips of `images` records in a pool of `workers` processes (20 s of work),
+    printing a line when mining starts."""
+    from lib.data.epoch import _MiningJob, mine_chips
+    from lib.chips import sample_negatives
+    records = [record("x.png", 100, 100, [[1, 1, 50, 50]]) for _ in range(images)]
+    job = _MiningJob(slow_sampler, sample_negatives, (1.0,), ((-1, -1),), 64, 32, False, 0, 0, 0)
+    print("mining", flush=True)
+    mine_chips(records, job, workers)
