@@ -6,7 +6,8 @@ from lib.model.checkpoint_names import load_gluon_resnet_v2, load_original_param
 from lib.model.efficientnet_weights import load_efficientnet_lite0
 
 log = logging.getLogger(__name__)
-HOW_TO_GET = "download it with scripts/download_pretrained_models.sh, or set network.pretrained '' to start from scratch"
+HOW_TO_GET = ("download it with `python scripts/download_pretrained_models.py` (the original's files; "
+              "`... resnet101_v2` for an ImageNet ResNet-101), or set network.pretrained '' to train from scratch")
 
 
 def pretrained_path(cfg):
