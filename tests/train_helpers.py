@@ -1,5 +1,6 @@
 """A tiny shapes dataset and CPU config for trainer/tester tests (seconds per epoch)."""
 import os
+import sys
 
 from lib.config import load_config
 from lib.dataset.shapes import ShapesSpec, ensure_shapes
@@ -36,3 +37,9 @@ def train_tiny(data_dir, output_dir, *overrides):
     cfg = tiny_config(data_dir, output_dir, *overrides)
     Session(cfg).run()
     return cfg
+
+
+def train_command(data_dir, output_dir, *overrides, flags=()):
+    """main_train.py's command line for the tiny config plus `overrides` (--set words), for subprocess runs."""
+    return ([sys.executable, os.path.join(ROOT, "main_train.py"), "--cfg", QUICKSTART_CFG] + list(flags)
+            + ["--set"] + tiny_words(data_dir, output_dir) + list(overrides))

@@ -1,9 +1,9 @@
 """The test network from a training checkpoint."""
-import mxnet as mx
 from mxnet import gluon
 
 from lib.model.checkpoint_names import CheckpointError
 from lib.model.sniper import build_sniper
+from lib.train.checkpoint import check_param_shapes, read_params
 from lib.train.devices import set_cudnn_autotune
 
 
@@ -19,7 +19,9 @@ def build_test_network(cfg, params_path, contexts, rpn_only=False):
     fp16 = cfg.TRAIN.fp16 and all(ctx.device_type == "gpu" for ctx in contexts)
     net = build_sniper(cfg, train=False, dtype="float16" if fp16 else "float32", rpn_only=rpn_only)
     net.initialize(ctx=contexts)
-    saved = set(mx.nd.load(params_path))
+    arrays = read_params(params_path)  # a truncated file: CorruptCheckpoint naming it
+    check_param_shapes(net, arrays, params_path)  # another class count: both counts named
+    saved = set(arrays)
     missing = [name for name, p in net._collect_params_with_prefix().items()
                if name not in saved and not isinstance(p, gluon.Constant)]
     if missing:

@@ -53,8 +53,10 @@ def save_checkpoint(net, trainer, folder, progress, prefix="SNIPER"):
     stem = checkpoint_stem(folder, progress["epoch"], batch, prefix)
     with writing("checkpoint", stem + ".params"):
         atomic_write(stem + ".params", net.save_parameters)
-        if trainer is not None:
+    if trainer is not None:
+        with writing("checkpoint", stem + ".states"):
             atomic_write(stem + ".states", trainer.save_states)
+    with writing("checkpoint", stem + ".json"):
         atomic_write_json(stem + ".json", progress, indent=1, sort_keys=True)
         _remove_iteration_checkpoints(folder, prefix, keep=None if batch is None else stem)
     log.info("saved checkpoint %s.params", stem)

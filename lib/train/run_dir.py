@@ -84,16 +84,20 @@ class RunFolder:
             raise RunFolderError("--resume continues the run in %s and --overwrite deletes it: pass one of them"
                                  % self.folder)
         self._acquire()
-        remove_stale_tmp(self.folder)  # only a writer into this folder could still be writing them: we hold it
-        found = list_checkpoints(self.folder)
-        if found and resume:
-            self._check_config(cfg)
-        elif found and not overwrite:
-            raise RunFolderError("%s holds the checkpoints of another run (newest %s): continue it with --resume, "
-                                 "train into another output_path, or delete it with --overwrite"
-                                 % (self.folder, os.path.basename(found[-1][2])))
-        elif overwrite:
-            self._remove_run()
+        try:
+            remove_stale_tmp(self.folder)  # only a writer into this folder could be writing them: we hold it
+            found = list_checkpoints(self.folder)
+            if found and resume:
+                self._check_config(cfg)
+            elif found and not overwrite:
+                raise RunFolderError("%s holds the checkpoints of another run (newest %s): continue it with "
+                                     "--resume, train into another output_path, or delete it with --overwrite"
+                                     % (self.folder, os.path.basename(found[-1][2])))
+            elif overwrite:
+                self._remove_run()
+        except BaseException:
+            self.close()
+            raise
 
     def _acquire(self):
         path = os.path.join(self.folder, LOCK_FILE)

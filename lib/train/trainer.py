@@ -23,15 +23,19 @@ from lib.data.loader import ChipLoader
 from lib.model.losses import LOSS_OUTPUTS, RPN_LOSS_OUTPUTS, build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
-from lib.train.checkpoint import CLASSES_FILE, latest_checkpoint, output_dir, save_checkpoint
+from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
+                                  output_dir, save_checkpoint)
 from lib.train.devices import parse_contexts, set_cudnn_autotune, split_batch
 from lib.train.kvstore import create_kvstore, create_trainer, gradient_step
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
 from lib.train.metrics import RunningMetrics, read_step
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
+from lib.train.output_errors import writing
 from lib.train.pretrained import load_pretrained
 from lib.train.records import training_records
+from lib.train.run_dir import RunFolder
+from lib.train.signals import InterruptGuard, Interrupted
 from lib.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -83,9 +87,13 @@ def _check_finite(loss_parts, iteration):
 
 
 class Session:
-    """Everything one training run holds; `run()` trains from the configured or resumed position."""
+    """Everything one training run holds; `run()` trains from the configured or resumed position.
 
-    def __init__(self, cfg, contexts=None, resume=None):
+    The output folder is locked from here to the end of `run()` and refused when it holds another run (unless
+    `overwrite`) or, resuming, a run of another config (lib.train.run_dir).
+    """
+
+    def __init__(self, cfg, contexts=None, resume=None, *, overwrite=False):
         self.cfg = cfg
         # devices first (a GPU request on a machine without one must not wait for a dataset to be generated),
         # then a missing dataset
@@ -96,6 +104,10 @@ class Session:
         self.kvstore = create_kvstore(cfg, self.contexts)
         self.rank, self.num_workers = _worker_rank(self.kvstore)
         self.folder = output_dir(cfg)
+        resume = cfg.TRAIN.RESUME if resume is None else resume
+        self.run_folder = RunFolder(self.folder) if self.rank == 0 else None  # workers > 0 write nothing
+        if self.run_folder is not None:
+            self.run_folder.open(cfg, resume=bool(resume), overwrite=overwrite)
         self.net = build_network(cfg, self.contexts, self.kvstore)
         self.loss = build_loss(cfg)
         self.loss.hybridize(static_alloc=True)
@@ -107,26 +119,31 @@ class Session:
         self.trainer = create_trainer(cfg, self.net, self.kvstore,
                                       build_scheduler(cfg, first.num_chips, global_batch))
         self.progress = {"epoch": cfg.TRAIN.begin_epoch, "batch": 0, "num_update": 0, "pixels": 0}
-        resume = cfg.TRAIN.RESUME if resume is None else resume
         if resume:
             self._resume()
         self.logbook = Logbook(self.folder)
+        self._guard = InterruptGuard()  # installed by run()
+        self._position = None  # (epoch, next batch, batches in the epoch) after the last finished step
+        self._saved_update = self.progress["num_update"]
 
     def _resume(self):
-        progress, stem = latest_checkpoint(self.folder)
+        """Load the newest intact checkpoint (a corrupt one is skipped with a warning naming its file)."""
+        progress, stem = newest_intact_checkpoint(self.folder, self._load_checkpoint)
         if progress is None:
             log.info("no checkpoint in %s: starting from scratch", self.folder)
             return
-        self.net.load_parameters(stem + ".params", ctx=self.contexts)
-        if os.path.exists(stem + ".states"):
-            self.trainer.load_states(stem + ".states")
-        else:  # dist_sync checkpoints written before the update moved to the workers
-            log.warning("%s.states missing: momentum and the lr schedule restart from zero", stem)
         self.scaler.load_state(progress)
         self.progress = progress
         progress.setdefault("pixels", 0)  # checkpoints written before the pixel count
         log.info("resumed from %s (epoch %d, batch %d, update %d)", stem, progress["epoch"], progress["batch"],
                  progress["num_update"])
+
+    def _load_checkpoint(self, stem):
+        load_checkpoint_params(self.net, stem + ".params", self.contexts)
+        if os.path.exists(stem + ".states"):
+            load_trainer_states(self.trainer, stem + ".states")
+        else:  # dist_sync checkpoints written before the update moved to the workers
+            log.warning("%s.states missing: momentum and the lr schedule restart from zero", stem)
 
     def _device_losses(self, part):
         """One device's loss outputs: dict (RPN_)LOSS_OUTPUTS name -> NDArray."""
@@ -163,20 +180,27 @@ class Session:
         loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
         metrics = RunningMetrics()
         chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
-        bar = tqdm(zip(indices, loader), total=len(indices), desc="epoch %d" % (epoch + 1), unit="batch",
+        batches = iter(loader)
+        bar = tqdm(zip(indices, batches), total=len(indices), desc="epoch %d" % (epoch + 1), unit="batch",
                    disable=self.rank != 0)
         start = time.time()
-        for done, (batch_index, batch) in enumerate(bar, 1):
-            self.progress["num_update"] += 1
-            pixels = self.num_workers * batch["data"].size // 3  # B x H x W of every worker's share
-            self.progress["pixels"] += int(pixels)
-            self._step(batch, self.progress["num_update"], metrics)
-            speed = done * chips / max(time.time() - start, 1e-9)
-            bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
-            if done % cfg.TRAIN.DISPLAY == 0 or done == len(indices):
-                self._log(epoch, batch_index, speed, metrics)
-            if cfg.TRAIN.CHECKPOINT_ITERS and done % cfg.TRAIN.CHECKPOINT_ITERS == 0 and done < len(indices):
-                self._save(epoch, batch_index + 1)
+        try:
+            for done, (batch_index, batch) in enumerate(bar, 1):
+                with self._guard.deferred():  # a signal waits for the step, its log row and checkpoint
+                    self.progress["num_update"] += 1
+                    pixels = self.num_workers * batch["data"].size // 3  # B x H x W of every worker's share
+                    self.progress["pixels"] += int(pixels)
+                    self._step(batch, self.progress["num_update"], metrics)
+                    speed = done * chips / max(time.time() - start, 1e-9)
+                    bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
+                    if done % cfg.TRAIN.DISPLAY == 0 or done == len(indices):
+                        self._log(epoch, batch_index, speed, metrics)
+                    if cfg.TRAIN.CHECKPOINT_ITERS and done % cfg.TRAIN.CHECKPOINT_ITERS == 0 and done < len(indices):
+                        self._save(epoch, batch_index + 1)
+                    self._position = (epoch, batch_index + 1, epoch_chips.num_batches)
+        finally:
+            bar.close()
+            batches.close()  # stops the loader's workers now, also when interrupted
         if loader.num_gts_truncated:
             log.warning("epoch %d: %d gt boxes beyond dataset.MAX_GTS=%d were left out of gt_boxes",
                         epoch + 1, loader.num_gts_truncated, cfg.dataset.MAX_GTS)
@@ -202,18 +226,51 @@ class Session:
         self.progress.update({"epoch": epoch, "batch": batch})
         self.progress.update(self.scaler.state())
         mx.nd.waitall()  # MKLDNN BatchNorm writes its running statistics in the backward, unseen by the engine
+        self._saved_update = self.progress["num_update"]
         if self.rank == 0:
-            save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))  # all workers' states are equal
+            return save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))  # workers' states agree
+        return None
+
+    def _save_interrupted(self):
+        """Checkpoint the last finished step when it is newer than the last checkpoint; the params path or None."""
+        if self._position is None or self.progress["num_update"] == self._saved_update:
+            return None
+        epoch, next_batch, num_batches = self._position
+        return self._save(epoch + 1, 0) if next_batch == num_batches else self._save(epoch, next_batch)
 
     def _write_classes(self):
         """`<folder>/classes.json`: the class names and dataset category ids the checkpoints predict (the
         Detector's labels)."""
-        atomic_write_json(os.path.join(self.folder, CLASSES_FILE),
-                          {"class_names": list(self.class_names), "category_ids": list(self.category_ids)}, indent=1)
+        path = os.path.join(self.folder, CLASSES_FILE)
+        with writing("the class names", path):
+            atomic_write_json(path, {"class_names": list(self.class_names), "category_ids": list(self.category_ids)},
+                              indent=1)
 
     def run(self):
-        """Train until TRAIN.end_epoch; returns the folder holding the checkpoints."""
+        """Train until TRAIN.end_epoch; returns the folder holding the checkpoints.
+
+        Ctrl-C, SIGTERM or SIGHUP stop the run after the step in progress, with a checkpoint of it: Interrupted
+        (a KeyboardInterrupt) is raised, its `checkpoint` naming the params written (None when nothing was trained
+        since the last checkpoint). The folder's lock is released on the way out.
+        """
+        try:
+            with self._guard:
+                try:
+                    self._train()
+                except KeyboardInterrupt as interrupt:
+                    with self._guard.ignored():  # a second signal must not stop this checkpoint
+                        saved = self._save_interrupted()
+                    if isinstance(interrupt, Interrupted):
+                        interrupt.checkpoint, interrupt.in_run = saved, True
+                    raise
+        finally:
+            if self.run_folder is not None:
+                self.run_folder.close()
+        return self.folder
+
+    def _train(self):
         if self.rank == 0:
+            self.run_folder.save_config(self.cfg)
             self._write_classes()
         if self.progress["num_update"] == 0:
             self.logbook.rewrite([])
@@ -224,4 +281,3 @@ class Session:
             if self._iterations_left() == 0:
                 break
             self.run_epoch(epoch, start_batch if epoch == start_epoch else 0)
-        return self.folder
