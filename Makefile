@@ -40,14 +40,14 @@ QS_FOREST := configs/quickstart/deepforest_cpu.yml
 
 quickstart: setup
 	$(PY) scripts/make_shapes.py --cfg $(QS_SHAPES)
-	$(QS_ENV) $(PY) main_train.py --cfg $(QS_SHAPES)
+	$(QS_ENV) $(PY) main_train.py --cfg $(QS_SHAPES) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_SHAPES)
 	$(QS_ENV) $(PY) demo.py --cfg $(QS_SHAPES)
 	@echo "quickstart done: detections drawn on data/demo/demo_detections.jpg," \
 	  "loss curve in output/quickstart/shapes_cpu/train/loss_curve.png"
 
 quickstart-deepforest: setup
-	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST)
+	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_FOREST)
 	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val/OSBS_029.png \
 	  --out data/demo/deepforest_detections.png

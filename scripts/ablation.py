@@ -108,7 +108,7 @@ def stage_negatives(args, out):
     cfg = load_config(args.cfg)
     rpn = ["output_path", folder, "TRAIN.ONLY_PROPOSAL", "True", "TRAIN.USE_NEG_CHIPS", "False",
            "TRAIN.end_epoch", str(args.rpn_epochs), "TRAIN.lr_step", ""]
-    seconds = run(["main_train.py", "--cfg", args.cfg, "--set"] + rpn, os.path.join(folder, "train.log"))
+    seconds = run(["main_train.py", "--cfg", args.cfg, "--overwrite", "--set"] + rpn, os.path.join(folder, "train.log"))
     seconds += run(["main_test.py", "--cfg", args.cfg, "--epoch", str(args.rpn_epochs), "--set"] + rpn +
                    ["TEST.EXTRACT_PROPOSALS", "True", "TEST.PROPOSAL_SAVE_PATH", proposals,
                     "dataset.test_image_set", cfg.dataset.image_set], os.path.join(folder, "proposals.log"))
@@ -165,7 +165,7 @@ def run_arm(args, name, words, budget, out):
         plan = epoch_plan(args.cfg, words)
         schedule, passes = schedule_words(cfg, plan, arm_iterations(name, plan, budget, out),
                                                       budget["iterations"])
-        train_s = run(["main_train.py", "--cfg", args.cfg, "--set"] + words + schedule,
+        train_s = run(["main_train.py", "--cfg", args.cfg, "--overwrite", "--set"] + words + schedule,
                       os.path.join(folder, "train.log"))
         progress, _ = latest_checkpoint(output_dir(cfg))
         metrics, test_s = test_arm(args, words, os.path.join(folder, "test.log"))
