@@ -342,3 +342,26 @@ def test_converted_resnet50_loads_as_network_pretrained(tmp_path):
     mean, std = np.array(IMAGENET_MEAN_RGB), np.array(IMAGENET_STD_RGB)
     expected = 255 * std * zoo_params["features.0.running_mean"] + 255 * mean - np.array(means_bgr[::-1])
     np.testing.assert_allclose(ours["bn_data_running_mean"], expected, rtol=1e-5, atol=1e-3)
+
+
+def test_test_network_reads_a_released_module_checkpoint(tmp_path):
+    """A released detector is an MXNet Module checkpoint: `arg:` / `aux:` keys in the original's names
+    (BN `_moving_mean` / `_moving_var` under aux:, as mx.model.save_checkpoint writes them)."""
+    import mxnet as mx
+    import numpy as np
+    from lib.config import load_config
+    from lib.inference.network import build_test_network
+    from lib.model.checkpoint_names import expected_params
+    from lib.model.sniper import build_sniper
+    cfg = load_config(os.path.join(ROOT, "configs", "quickstart", "shapes_cpu.yml"))
+    net = build_sniper(cfg, train=False)
+    net.initialize(mx.init.Uniform(0.5))
+    original = {("aux:" if n.endswith(("_moving_mean", "_moving_var")) else "arg:") + n: p.data()
+                for n, p in expected_params(net).items()}
+    original["arg:bbox_pred_weight_test"] = original["arg:bbox_pred_weight"]  # the original's tester copy
+    mx.nd.save(str(tmp_path / "SNIPER-0007.params"), original)
+    loaded = build_test_network(cfg, str(tmp_path / "SNIPER-0007.params"), [mx.cpu()])
+    ours = expected_params(loaded)
+    assert sorted(ours) == sorted(expected_params(net))
+    for name, param in expected_params(net).items():
+        np.testing.assert_array_equal(ours[name].data().asnumpy(), param.data().asnumpy(), err_msg=name)
