@@ -113,6 +113,20 @@ def test_install_downloads_unpacks_and_places(server, tmp_path, kind):
     assert all_files(tmp_path / "cache") == []  # the archive is removed after unpacking, no .part left
 
 
+def test_unpack_merges_into_an_existing_folder(tmp_path):
+    target = tmp_path / "data"
+    (target / "pretrained_model").mkdir(parents=True)
+    (target / "pretrained_model" / "mine-0000.params").write_bytes(b"kept")
+    (target / "pretrained_model" / "net-0000.params").write_bytes(b"old")
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(tar_gz({"pretrained_model/net-0000.params": b"new", "proposals/p.pkl": b"p"}))
+    assert sorted(unpack(str(archive), str(target))) == ["pretrained_model/net-0000.params", "proposals/p.pkl"]
+    assert (target / "pretrained_model" / "mine-0000.params").read_bytes() == b"kept"
+    assert (target / "pretrained_model" / "net-0000.params").read_bytes() == b"new"
+    assert all_files(target) == ["pretrained_model/mine-0000.params", "pretrained_model/net-0000.params",
+                                 "proposals/p.pkl"]  # no staging folder left
+
+
 @pytest.mark.parametrize("members", [
     {"ok.txt": b"1", "../escaped.txt": b"2"},
     {"ok.txt": b"1", "/tmp/absolute-escape.txt": b"2"},

@@ -14,7 +14,6 @@ import http.client
 import logging
 import os
 import shutil
-import socket
 import stat
 import sys
 import tarfile
@@ -30,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CACHE = os.path.join("data", "cache", "downloads")  # archives while they download (relative to the root)
 USER_AGENT = "SNIPER-port-downloader (python urllib)"
 CHUNK = 1 << 20
-NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError, OSError)
+NETWORK_ERRORS = (OSError, http.client.HTTPException)  # OSError covers URLError, timeouts, refused connections
 
 
 class DownloadError(Exception):
@@ -100,7 +99,7 @@ def _stream(response, part, offset, total, url, progress):
             for block in iter(lambda: response.read(CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))
-        except NETWORK_ERRORS + (http.client.IncompleteRead,) as err:
+        except NETWORK_ERRORS as err:
             out.flush()
             raise DownloadError("download of %s broke after %d bytes (%s): rerun to resume %s"
                                 % (url, out.tell(), type(err).__name__, part)) from None
@@ -142,10 +141,20 @@ def _open_archive(archive):
     return tarfile.open(archive, "r:*")
 
 
+def _place(src, dst):
+    """Move `src` to `dst`: one rename when `dst` is absent (a new folder appears whole), else merged file by file."""
+    if os.path.isdir(src) and os.path.isdir(dst):
+        for name in os.listdir(src):
+            _place(os.path.join(src, name), os.path.join(dst, name))
+    else:
+        os.replace(src, dst)
+
+
 def unpack(archive, target):
     """Unpack a zip or (compressed) tar `archive` into `target`. Returns the relative paths of the files placed.
 
-    Existing files of the same names are replaced; other files in `target` are left alone.
+    A top-level entry new to `target` is moved in by one rename; into an existing folder, files of the same
+    names are replaced and the others left alone.
     """
     os.makedirs(target, exist_ok=True)
     staging = os.path.join(target, ".unpacking-" + os.path.basename(archive))
@@ -157,14 +166,9 @@ def unpack(archive, target):
                 handle.extractall(staging)
             else:  # the "data" filter (Python >= 3.11.4) re-checks names and modes as tar extracts
                 handle.extractall(staging, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-        placed = []
-        for name in files:
-            relative = os.path.normpath(name)
-            final = os.path.join(target, relative)
-            os.makedirs(os.path.dirname(final) or target, exist_ok=True)
-            os.replace(os.path.join(staging, relative), final)
-            placed.append(relative)
-        return placed
+        for entry in os.listdir(staging):
+            _place(os.path.join(staging, entry), os.path.join(target, entry))
+        return [os.path.normpath(name) for name in files]
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise DownloadError("archive %s is damaged (%s): delete it and rerun" % (archive, err)) from None
     finally:
