@@ -23,6 +23,9 @@ from tqdm import tqdm
 
 from lib.chips import draw_stride, sample_chips, sample_negatives
 from lib.chips.full_image import sample_full_image
+from lib.config import ConfigError
+from lib.dataset.errors import DatasetError
+from lib.utils.boxes import box_areas
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,19 @@ def full_image_entries(records, cfg, epoch):
                                           np.random.default_rng([cfg.RNG_SEED, epoch, IMAGE_STREAM, i]))]
 
 
+def no_chips_error(records, cfg):
+    """The error of an epoch without chips: the records' gt boxes and their sizes against the scales' ranges
+    (DatasetError when there is no gt box at all, ConfigError otherwise)."""
+    boxes = np.concatenate([r.boxes for r in records] or [np.zeros((0, 4), np.float32)])
+    if not len(boxes):
+        return DatasetError("the epoch has no chips: none of the %d training records has a gt box" % len(records))
+    sides = np.sqrt(box_areas(boxes))
+    return ConfigError("the epoch has no chips: the %d training records have %d gt boxes of sqrt(area) %.1f to %.1f "
+                       "px, but no chip holds one inside its scale's valid range; check TRAIN.SCALES %s and "
+                       "TRAIN.VALID_RANGES %s" % (len(records), len(boxes), sides.min(), sides.max(),
+                                                  tuple(cfg.TRAIN.SCALES), tuple(cfg.TRAIN.VALID_RANGES)))
+
+
 def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, negatives_fn=sample_negatives):
     """The EpochChips of `epoch` for `records` (which already include flipped copies with TRAIN.FLIP).
 
@@ -149,6 +165,8 @@ def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, nega
         mined = mine_chips(records, job, train.NUM_PROCESS)
         entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
         num_negative = sum(len(negative) for _, negative in mined)
+    if not entries:
+        raise no_chips_error(records, cfg)
     batch_size = num_devices * train.BATCH_IMAGES
     epoch_chips = EpochChips(pad_and_shuffle_by_canvas(entries, batch_size, rng), batch_size, cfg.RNG_SEED,
                              epoch, stride, len(entries), num_negative)

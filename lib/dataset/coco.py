@@ -152,7 +152,7 @@ def load_coco_json(json_file, image_dir, name, verify_images=False, has_annotati
     _check_files(records, json_file, verify_images)
     tally.report(LOG)
     return Dataset(name=name, records=records, class_names=class_names, category_ids=category_ids,
-                   annotation_file=json_file if has_annotations else None)
+                   annotation_file=json_file if has_annotations else None, load_summary=tally.summary())
 
 
 def coco_set_files(dataset_path, image_set):

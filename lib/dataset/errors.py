@@ -35,6 +35,14 @@ class ProblemTally:
     def report(self, logger=LOG):
         """Log the counts: one WARNING line for problems, one INFO line for notes (nothing when zero)."""
         for counts, level in ((self.problems, logging.WARNING), (self.notes, logging.INFO)):
-            parts = [kind.format(n) for kind, n in sorted(counts.items()) if n]
+            parts = _phrases(counts)
             if parts:
                 logger.log(level, "%s: %s", self.name, ", ".join(parts))
+
+    def summary(self):
+        """Every count, problems then notes, as one phrase ("dropped 3 crowd boxes, ..."); "" when none."""
+        return ", ".join(_phrases(self.problems) + _phrases(self.notes))
+
+
+def _phrases(counts):
+    return [kind.format(n) for kind, n in sorted(counts.items()) if n]

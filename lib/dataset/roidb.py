@@ -4,6 +4,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from lib.dataset.errors import DatasetError
 from lib.utils.boxes import flip_boxes
 
 
@@ -55,6 +56,15 @@ def filter_empty(records):
     return kept, len(records) - len(kept)
 
 
+def no_gt_boxes_error(datasets):
+    """The DatasetError of a training set in which no image has a gt box left: per dataset, its annotation
+    file, image and box counts and what loading dropped, and why."""
+    parts = ["%s (%s): %d images, %d boxes kept%s"
+             % (d.name, d.annotation_file or "no annotation file", len(d.records), sum(len(r.boxes) for r in d.records),
+                "; " + d.load_summary if d.load_summary else "") for d in datasets]
+    return DatasetError("no training image has a gt box, so there is nothing to train on: %s" % "; ".join(parts))
+
+
 @dataclass
 class Dataset:
     """A loaded image set.
@@ -64,12 +74,14 @@ class Dataset:
     class_names: names indexed by contiguous class id; class_names[0] == "__background__".
     category_ids: dataset category id per contiguous id (category_ids[0] is None), for result files.
     annotation_file: a COCO-format json with the gts (for COCOeval), or None when there are no annotations.
+    load_summary: what loading dropped or repaired, with counts ("dropped 3 crowd boxes, ..."), or "".
     """
     name: str
     records: List[ImageRecord]
     class_names: List[str]
     category_ids: List[object] = field(default_factory=list)
     annotation_file: Optional[str] = None
+    load_summary: str = ""
 
     @property
     def num_classes(self):

@@ -3,7 +3,7 @@ import logging
 
 from lib.dataset import load_dataset
 from lib.dataset.proposals import load_proposals, proposal_file
-from lib.dataset.roidb import append_flipped, filter_empty
+from lib.dataset.roidb import append_flipped, filter_empty, no_gt_boxes_error
 
 log = logging.getLogger(__name__)
 
@@ -13,13 +13,15 @@ def training_records(cfg):
 
     With TRAIN.USE_NEG_CHIPS each set's proposals (`<proposal_path>/<dataset name>_rpn.pkl`) are attached;
     a missing file stops with one line saying how to make it. With TRAIN.FLIP the mirrored copies follow.
-    Images without gt boxes are dropped (the reference's filter_roidb).
+    Images without gt boxes are dropped (the reference's filter_roidb); when none is left a DatasetError
+    says, per dataset, what loading dropped and why.
     Returns (records, class_names, category_ids): the dataset's class names and category ids by contiguous
     class id (entry 0 is the background: '__background__', None).
     """
-    records, class_names, category_ids = [], None, None
+    records, class_names, category_ids, datasets = [], None, None, []
     for image_set in cfg.dataset.image_set.split("+"):
         dataset = load_dataset(cfg, image_set)
+        datasets.append(dataset)
         class_names = class_names or dataset.class_names
         category_ids = category_ids or dataset.category_ids
         if cfg.TRAIN.USE_NEG_CHIPS:
@@ -29,6 +31,8 @@ def training_records(cfg):
         raise ValueError("config key dataset.NUM_CLASSES is %d but the dataset has %d classes (with background)"
                          % (cfg.dataset.NUM_CLASSES, len(class_names)))
     records, dropped = filter_empty(records)
+    if not records:
+        raise no_gt_boxes_error(datasets)
     if dropped:
         log.info("dropped %d training images without gt boxes", dropped)
     if cfg.TRAIN.FLIP:
