@@ -246,7 +246,8 @@ def load_pascal_voc(dataset_path, image_set, cache_dir, verify_images=False, cla
     json_file = os.path.join(cache_dir, name + "_gt.json")
     write_json_atomic({"images": json_images, "annotations": json_anns, "categories": categories}, json_file)
     return Dataset(name=name, records=records, class_names=["__background__"] + list(class_names),
-                   category_ids=[None] + list(range(1, len(class_names) + 1)), annotation_file=json_file)
+                   category_ids=[None] + list(range(1, len(class_names) + 1)), annotation_file=json_file,
+                   load_summary=tally.summary())
 
 
 def voc_eval_gts(records, class_names):
