@@ -62,8 +62,10 @@ def main(argv=None):
                 sys.stderr.write("error: %s\n" % err)
                 sys.exit(err.exit_code)
             except (ConfigError, DatasetError, FileNotFoundError, CheckpointError, RunFolderError) as err:
-                hint = " " + QUICKSTART_HINT if cfg.dataset.dataset == "coco" and isinstance(err, DatasetError) else ""
-                sys.stderr.write("error: %s%s\n" % (err, hint))
+                if cfg.dataset.dataset == "coco" and isinstance(err, DatasetError):
+                    from lib.inference.prerequisites import with_dataset_hint  # + the download for an absent set
+                    err = "%s %s" % (with_dataset_hint(cfg, cfg.dataset.image_set, err), QUICKSTART_HINT)
+                sys.stderr.write("error: %s\n" % err)
                 sys.exit(2)
     except KeyboardInterrupt as err:
         sys.exit(_interrupted(err))

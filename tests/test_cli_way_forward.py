@@ -81,3 +81,13 @@ def test_demo_reports_the_missing_model_before_a_missing_image(tmp_path):
     image = tmp_path / "none.jpg"
     code, lines = run_script("demo.py", "--im_path", str(image), "--set", "output_path", str(tmp_path))
     assert code == 2 and len(lines) == 1 and "no trained model" in lines[0], lines
+
+
+def test_main_train_without_coco_names_the_download(tmp_path):
+    coco = tmp_path / "coco"
+    code, lines = run_script("main_train.py", "--set", "gpus", "", "TRAIN.fp16", "False", "output_path",
+                             str(tmp_path / "out"), "dataset.dataset_path", str(coco))
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert "instances_train2014.json" in lines[0]
+    assert "python scripts/download_coco.py --dest %s" % coco in lines[0] and "shapes_cpu.yml" in lines[0]
