@@ -1,5 +1,6 @@
 """Chip statistics (scripts/chip_stats.py) and the synthetic proposals of the benchmark and pictures."""
 import numpy as np
+import pytest
 
 from lib.chips.stats import (REASONS, box_size_percentiles, dataset_chip_stats, range_coverage,
                              suggest_valid_ranges)
@@ -13,6 +14,17 @@ def test_suggested_ranges_reproduce_the_paper_on_coco_sized_images():
     images = [(640, 480, np.zeros((0, 4)), None), (480, 640, np.zeros((0, 4)), None)]
     assert suggest_valid_ranges(images, SCALES) == [(-1, 80), (32, 150), (120, -1)]
     assert suggest_valid_ranges([(1280, 960, None, None)], SCALES)[2] == (240, -1)  # coarsest factor halves
+
+
+@pytest.mark.parametrize("lower_bound_all_scales, expected", [(False, [0.0, 1.0, 0.0]), (True, [0.0, 0.0, 0.0])])
+def test_negative_chips_per_scale(lower_bound_all_scales, expected):
+    # 12 proposals of 20 px far from the gt: 12 <= 25 places no finest negative; the original assigns them at
+    # x1.667 (no lower bound there) and keeps a chip with more than 10 (data_workers.py box_assigner)
+    props = np.array([[500 + k % 5, 350 + k // 5, 520 + k % 5, 370 + k // 5] for k in range(12)], float)
+    gts = np.array([[10, 10, 40, 40]], float)
+    stats = dataset_chip_stats([(640, 480, gts, props)], SCALES, RANGES, 512, 56, 2, np.random.default_rng(0),
+                               lower_bound_all_scales)
+    assert stats["negative_candidates_per_image_by_scale"] == expected
 
 
 def test_chip_and_pixel_counts_and_uncovered_reasons():

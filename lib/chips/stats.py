@@ -41,9 +41,14 @@ def uncovered_reasons(stats, valid_somewhere, factors, valid_ranges, chip_size, 
     return Counter(REASONS[c] for c in code.tolist())
 
 
-def image_chip_stats(width, height, gt_boxes, proposals, scales, valid_ranges, chip_size, stride, num_neg, rng):
-    """Chips and pixels of one image. -> dict (positive per scale, negatives, pixel counts, uncovered reasons)."""
-    chips = sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size, stride, proposals, rng)
+def image_chip_stats(width, height, gt_boxes, proposals, scales, valid_ranges, chip_size, stride, num_neg, rng,
+                     lower_bound_all_scales=False):
+    """Chips and pixels of one image. -> dict (positive and negative per scale, pixel counts, uncovered reasons).
+
+    lower_bound_all_scales: TRAIN.ASSIGN_LOWER_BOUND_ALL_SCALES (see lib/chips/validity.py assign_mask).
+    """
+    chips = sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size, stride, proposals, rng,
+                         lower_bound_all_scales=lower_bound_all_scales)
     n_scales = len(scales)
     factors = scale_factors(width, height, scales)
     sampled = sample_negatives(chips, num_neg, rng)
@@ -54,6 +59,7 @@ def image_chip_stats(width, height, gt_boxes, proposals, scales, valid_ranges, c
     w1, h1 = scaled_size(width, height, scale_factor(width, height, SINGLE_SCALE))
     return {
         "positive": np.bincount([c.scale_index for c in chips.positive], minlength=n_scales),
+        "negative": np.bincount([c.scale_index for c in chips.negative], minlength=n_scales),
         "negative_candidates": len(chips.negative),
         "negative_sampled": len(sampled),
         "chip_pixels": (len(chips.positive) + len(sampled)) * chip_size ** 2,
@@ -64,20 +70,23 @@ def image_chip_stats(width, height, gt_boxes, proposals, scales, valid_ranges, c
     }
 
 
-def dataset_chip_stats(images, scales, valid_ranges, chip_size, stride, num_neg, rng):
+def dataset_chip_stats(images, scales, valid_ranges, chip_size, stride, num_neg, rng, lower_bound_all_scales=False):
     """Totals over images [(width, height, gt_boxes, proposals or None)]. -> dict of plain numbers."""
-    per_image = [image_chip_stats(w, h, g, p, scales, valid_ranges, chip_size, stride, num_neg, rng)
+    per_image = [image_chip_stats(w, h, g, p, scales, valid_ranges, chip_size, stride, num_neg, rng,
+                                  lower_bound_all_scales)
                  for w, h, g, p in images]
     n = max(len(per_image), 1)
     total = {k: sum(s[k] for s in per_image) for k in ("negative_candidates", "negative_sampled", "chip_pixels",
                                                         "single_scale_pixels", "pyramid_pixels", "gts")}
     positive = np.sum([s["positive"] for s in per_image], axis=0) if per_image else np.zeros(len(scales))
+    negative = np.sum([s["negative"] for s in per_image], axis=0) if per_image else np.zeros(len(scales))
     reasons = sum((s["uncovered"] for s in per_image), Counter())
     return {
         "images": len(per_image),
         "positive_per_image_by_scale": [float(x) / n for x in positive],
         "positive_per_image": float(np.sum(positive)) / n,
         "negative_candidates_per_image": total["negative_candidates"] / n,
+        "negative_candidates_per_image_by_scale": [float(x) / n for x in negative],
         "negative_sampled_per_image": total["negative_sampled"] / n,
         "chip_megapixels_per_image": total["chip_pixels"] / n / 1e6,
         "single_scale_megapixels_per_image": total["single_scale_pixels"] / n / 1e6,
