@@ -11,6 +11,7 @@ the SGD update itself (gluon's update_on_kvstore=False), for every kvstore type:
 Every worker then holds the same optimizer (update count, momentum): its states are saved with each checkpoint.
 """
 import logging
+import weakref
 
 import mxnet as mx
 from mxnet import gluon
@@ -18,6 +19,7 @@ from mxnet import gluon
 from lib.config import ConfigError
 
 log = logging.getLogger(__name__)
+_SYNCHRONISED = weakref.WeakSet()  # trainers whose initial weight broadcast has completed
 
 
 def check_kvstore(name, contexts, features=None):
@@ -66,6 +68,24 @@ def reduced_grads(params):
     return [p.list_grad()[0] for p in params if p.grad_req != "null"]
 
 
+def synchronise_weights(trainer):
+    """Broadcast worker 0's weights to every device and worker (once per trainer) and wait for them.
+
+    With the update on the devices one kvstore key carries first the weights (broadcast = init + an
+    asynchronous pull) and then the gradient sums (pushpull). Without the wait, a worker's first gradient push
+    can overtake its own weight pull (on CPU the push does not wait for it, kvstore_dist.h PushImpl), and once
+    every worker has pushed the server holds the sum: the late pull then returns the sum as the weights.
+    """
+    if trainer in _SYNCHRONISED:
+        return
+    if not trainer._kv_initialized:  # gluon's own lazy set-up (Trainer.step), done before the first sum
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()
+    mx.nd.waitall()
+    _SYNCHRONISED.add(trainer)
+
+
 def gradient_step(trainer, params, scaler, iteration):
     """Sum the gradients, let the loss scaler look at the sums, then update (or skip). Returns True if updated.
 
@@ -73,6 +93,7 @@ def gradient_step(trainer, params, scaler, iteration):
     rescale_grad = 1 / scale with the scale they were computed with (the scaler may change it for the next).
     """
     scale = scaler.scale
+    synchronise_weights(trainer)
     trainer.allreduce_grads()
     if not scaler.step_ok(reduced_grads(params), iteration):
         return False
