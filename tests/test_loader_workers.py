@@ -158,3 +158,28 @@ def test_workers_run_after_the_main_process_used_opencv_threads(tmp_path):
             assert len(collect(ChipLoader(records, cfg, ep, timeout=30))) == 4
     finally:
         cv2.setNumThreads(threads)
+
+
+def test_close_from_a_signal_handler_stops_the_workers(tmp_path):
+    """What a SIGTERM handler does: close() while the main thread iterates; the iteration ends with LoaderError,
+    the workers are gone, and a context manager closes too."""
+    records, cfg, ep = small_setup(tmp_path, num_batches=200)
+    cfg.TRAIN.NUM_PROCESS = 2
+    with ChipLoader(records, cfg, ep, timeout=60) as loader:
+        iterator = iter(loader)
+        next(iterator)
+        pids = list(loader.worker_pids)
+        previous = signal.signal(signal.SIGALRM, lambda *_: loader.close())
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            with pytest.raises(LoaderError, match="worker|closed"):
+                for _ in iterator:
+                    time.sleep(0.01)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        assert all(gone(pid) for pid in pids)
+        iterator = iter(loader)
+        next(iterator)
+        pids = list(loader.worker_pids)
+    assert pids and all(gone(pid) for pid in pids)

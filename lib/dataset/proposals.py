@@ -18,7 +18,7 @@ import numpy as np
 
 from lib.dataset.errors import DatasetError
 from lib.inference.nms import nms
-from lib.utils.atomic import atomic_write_pickle
+from lib.utils.atomic import atomic_write_pickle, remove_stale_tmp
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ def _after_nms(path):
         log.info("proposals: reusing %s", cache)
         return arrays
     arrays = [a[nms(a, LOAD_NMS_THRESH)] for a in _read(path)]
+    remove_stale_tmp(os.path.dirname(os.path.abspath(cache)))  # a cache write killed half-way left one
     atomic_write_pickle(cache, {"source_sha1": source_sha1, "proposals": arrays})
     log.info("proposals: NMS at %.1f on %s, cached to %s", LOAD_NMS_THRESH, path, cache)
     return arrays
