@@ -33,6 +33,22 @@ def fake_checkpoints(folder, epochs):
             open(os.path.join(folder, "SNIPER-%04d%s" % (epoch, ext)), "w").close()
 
 
+def test_model_params_finds_the_epoch_or_says_what_is_there(tmp_path):
+    from lib.config import load_config
+    from lib.inference.prerequisites import MissingModel, model_params
+    cfg = load_config(os.path.join(ROOT, "configs", "quickstart", "shapes_cpu.yml"),
+                      ["output_path", str(tmp_path), "dataset.image_set", "train+val"])
+    folder = tmp_path / "shapes_cpu" / "train_val"  # '+' -> '_' as the original's create_logger
+    with pytest.raises(MissingModel, match=r"^no trained model .*SNIPER-0003\.params: train it with"):
+        model_params(cfg)
+    fake_checkpoints(folder, [1, 2])
+    open(folder / "SNIPER-0002-000100.params", "w").close()  # an iteration checkpoint is not an epoch
+    open(folder / "SNIPER-0002-000100.json", "w").close()
+    assert model_params(cfg, 2) == str(folder / "SNIPER-0002.params")
+    with pytest.raises(MissingModel, match=r"SNIPER-0003\.params does not exist: pass `--epoch 2` .*: 1, 2\)$"):
+        model_params(cfg)
+
+
 @pytest.mark.skipif(os.path.exists(os.path.join(ROOT, PAPER_MODEL)), reason="the released model is installed")
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_no_arguments_without_the_released_model(script):

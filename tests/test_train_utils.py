@@ -7,8 +7,7 @@ import pytest
 from mxnet import gluon
 
 from lib.config import ConfigError, load_config
-from lib.train.checkpoint import (epoch_params_path, latest_checkpoint, list_checkpoints, output_dir,
-                                  save_checkpoint)
+from lib.train.checkpoint import latest_checkpoint, list_checkpoints, output_dir, save_checkpoint
 from lib.train.devices import parse_contexts, split_batch
 from lib.train.lr_schedule import WarmupMultiStepScheduler, build_scheduler, step_iterations
 from lib.train.metrics import RunningMetrics, classification_sums
@@ -110,9 +109,6 @@ def test_checkpoint_layout_and_latest(tmp_path):
     assert progress["num_update"] == 8 and stem.endswith("SNIPER-0001-000003")
     save_checkpoint(net, trainer, folder, {"epoch": 2, "batch": 0, "num_update": 10})
     assert [(e, b) for e, b, _ in list_checkpoints(folder)] == [(1, 0), (2, 0)]  # iteration ckpt removed
-    assert epoch_params_path(folder, 2).endswith("SNIPER-0002.params")
-    with pytest.raises(FileNotFoundError, match=r"SNIPER-0007\.params does not exist.*epochs present.*1, 2"):
-        epoch_params_path(folder, 7)
 
 
 def test_incomplete_checkpoint_is_ignored(tmp_path):

@@ -161,13 +161,3 @@ def newest_intact_checkpoint(folder, load_fn=None, prefix="SNIPER"):
 def latest_checkpoint(folder, prefix="SNIPER"):
     """(progress dict, stem) of the newest complete checkpoint whose progress reads, or (None, None)."""
     return newest_intact_checkpoint(folder, prefix=prefix)
-
-
-def epoch_params_path(folder, epoch, prefix="SNIPER"):
-    """The params of epoch `epoch`; a missing file raises FileNotFoundError naming it and the epochs present."""
-    path = checkpoint_stem(folder, epoch, None, prefix) + ".params"
-    if not os.path.exists(path):
-        epochs = sorted({e for e, b, _ in list_checkpoints(folder, prefix) if b == 0})
-        raise FileNotFoundError("checkpoint %s does not exist (epochs present in %s: %s)"
-                                % (path, folder, ", ".join(map(str, epochs)) or "none"))
-    return path
