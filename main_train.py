@@ -52,6 +52,7 @@ def main(argv=None):
     from lib.train.signals import InterruptGuard
     try:
         with InterruptGuard():
+            from lib.data.loader_worker import LoaderError
             from lib.model.checkpoint_names import CheckpointError
             from lib.train.output_errors import OutputError
             from lib.train.run_dir import RunFolderError
@@ -61,6 +62,9 @@ def main(argv=None):
             except OutputError as err:
                 sys.stderr.write("error: %s\n" % err)
                 sys.exit(err.exit_code)
+            except LoaderError as err:  # a loader worker stalled or died: a fault, not a user mistake
+                sys.stderr.write("error: %s\n" % err)
+                sys.exit(1)
             except (ConfigError, DatasetError, FileNotFoundError, CheckpointError, RunFolderError) as err:
                 if cfg.dataset.dataset == "coco" and isinstance(err, DatasetError):
                     from lib.inference.prerequisites import with_dataset_hint  # + the download for an absent set
