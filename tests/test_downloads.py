@@ -176,16 +176,6 @@ def test_truncated_download_keeps_only_the_part_file_and_resumes(server, tmp_pat
     assert server.requests[-1] == ("/big.bin", "bytes=%d-" % (len(body) // 2))
 
 
-def test_sha1_mismatch_leaves_nothing(server, tmp_path):
-    server.files["/f.bin"] = b"content"
-    with pytest.raises(DownloadError, match="does not match its sha1"):
-        fetch(server.url + "/f.bin", str(tmp_path / "f.bin"), sha1="0" * 40, progress=False)
-    assert all_files(tmp_path) == []
-    good = hashlib.sha1(b"content").hexdigest()
-    assert open(fetch(server.url + "/f.bin", str(tmp_path / "f.bin"), sha1=good, progress=False), "rb").read() \
-        == b"content"
-
-
 def test_http_error_is_one_line(server, tmp_path):
     with pytest.raises(DownloadError, match=r"could not download http://127\.0\.0\.1:\d+/missing: HTTP 404"):
         fetch(server.url + "/missing", str(tmp_path / "x"), progress=False)
@@ -246,6 +236,18 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_pretrained_script_refuses_a_zoo_file_with_another_sha1(server, tmp_path, monkeypatch):
+    script = load_script("download_pretrained_models")
+    sha1 = "0123456789abcdef0123456789abcdef01234567"  # what the store says; the served file differs
+    monkeypatch.setattr(script, "zoo_store", lambda: (server.url + "/", {"resnet50_v2": sha1}))
+    name = "resnet50_v2-01234567"
+    server.files["/gluon/models/%s.zip" % name] = zip_bytes({name + ".params": b"not the store's file"})
+    with pytest.raises(DownloadError, match="does not match the model store's sha1 " + sha1):
+        install(script.zoo_item("resnet50_v2"), base=str(tmp_path / "data"), cache=str(tmp_path / "c"),
+                progress=False)
+    assert all_files(tmp_path) == []  # the archive and the unpacked file are removed
 
 
 @pytest.mark.slow

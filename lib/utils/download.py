@@ -1,12 +1,14 @@
 """Downloads for the scripts/download_*.py: fetch a URL, verify it, unpack it safely, place it atomically.
 
 * `fetch` streams into `<file>.part` (resumed with an HTTP Range request when the server supports it), checks
-  the byte count against Content-Length and an optional sha1, and only then renames it to `<file>`: the final
-  name never holds a partial file. A broken transfer keeps the `.part` for the next run to resume.
-* `unpack` refuses an archive with an absolute, `..`-escaping, link or device member before writing anything,
-  extracts into a hidden staging folder inside the target and moves each file into place with `os.replace`.
-* `install` chains both for an `Item` (what the original's download scripts did with curl + tar, plus checks);
-  `main` is the command line shared by the download scripts. Every failure is one line: `DownloadError`.
+  the byte count against Content-Length, and only then renames it to `<file>`: the final name never holds a
+  partial file. A broken transfer keeps the `.part` for the next run to resume.
+* `unpack` refuses an archive with an absolute, `..`-escaping, link or device member before writing anything
+  and extracts into a hidden staging folder inside the target (a damaged archive fails there); a new folder is
+  then moved into place by one rename, an existing one gets the files one rename each.
+* `install` chains both for an `Item` (what the original's download scripts did with curl + tar, plus checks)
+  and runs the item's `after` step (e.g. a sha1 check and a conversion); `main` is the command line shared by
+  the download scripts. Every failure is one line: `DownloadError`.
 """
 import argparse
 import hashlib
@@ -60,9 +62,9 @@ def _open(url, offset, timeout):
         raise DownloadError("could not download %s: %s (no network?)" % (url, reason)) from None
 
 
-def fetch(url, dest, *, sha1=None, timeout=60, progress=True):
-    """Download `url` to `dest` unless `dest` exists (and matches `sha1` when given). Returns `dest`."""
-    if os.path.exists(dest) and (sha1 is None or sha1_of(dest) == sha1):
+def fetch(url, dest, *, timeout=60, progress=True):
+    """Download `url` to `dest` unless `dest` exists. Returns `dest`."""
+    if os.path.exists(dest):
         return dest
     part = dest + ".part"
     offset = os.path.getsize(part) if os.path.exists(part) else 0
@@ -81,10 +83,6 @@ def fetch(url, dest, *, sha1=None, timeout=60, progress=True):
     size = os.path.getsize(part)
     if total is not None and size != total:
         raise DownloadError("download of %s stopped at %d of %d bytes: rerun to resume %s" % (url, size, total, part))
-    if sha1 is not None and sha1_of(part) != sha1:
-        os.remove(part)
-        raise DownloadError("%s from %s does not match its sha1 %s (removed; rerun to download it again)"
-                            % (os.path.basename(dest), url, sha1))
     os.replace(part, dest)
     return dest
 
@@ -178,15 +176,12 @@ def unpack(archive, target):
 @dataclass
 class Item:
     """One download: `url` saved as `archive`, unpacked into `dest` (relative to the script's destination
-    folder), which then holds `expect` (paths relative to `dest`). A file that is not an archive (`unpack`
-    False) is placed as `dest/archive`."""
+    folder), which then holds `expect` (paths relative to `dest`)."""
     name: str
     url: str
     archive: str
     dest: str
     expect: Tuple[str, ...] = ()
-    sha1: str = None
-    unpack: bool = True
     note: str = ""
     after: object = field(default=None, repr=False)  # after(item, dest folder): extra placing (e.g. conversion)
 
@@ -200,15 +195,11 @@ def install(item, *, base, cache=os.path.join(ROOT, CACHE), url=None, keep_archi
     """Download, check and place one item under the folder `base`; returns its destination folder."""
     dest = os.path.normpath(os.path.join(base, item.dest))
     url = url or item.url
-    archive = fetch(url, os.path.join(cache, item.archive), sha1=item.sha1, progress=progress)
-    if item.unpack:
-        placed = unpack(archive, dest)
-        log.info("%s: %d files placed in %s", item.name, len(placed), dest)
-        if not keep_archive:
-            os.remove(archive)  # the original's scripts delete the archive after extracting it
-    else:
-        os.makedirs(dest, exist_ok=True)
-        os.replace(archive, os.path.join(dest, item.archive))
+    archive = fetch(url, os.path.join(cache, item.archive), progress=progress)
+    placed = unpack(archive, dest)
+    log.info("%s: %d files placed in %s", item.name, len(placed), dest)
+    if not keep_archive:
+        os.remove(archive)  # the original's scripts delete the archive after extracting it
     if item.after is not None:
         item.after(item, dest)
     missing = [p for p in item.expect if not os.path.exists(os.path.join(dest, p))]
