@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def role_env(role, num_workers, num_servers, port, host="127.0.0.1"):
-    """The environment of one ps-lite process (the repository on PYTHONPATH: servers unpickle the optimizer)."""
+    """The environment of one ps-lite process (the repository on PYTHONPATH for the worker command)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update({"DMLC_ROLE": role, "DMLC_PS_ROOT_URI": host, "DMLC_PS_ROOT_PORT": str(port),

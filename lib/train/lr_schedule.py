@@ -1,7 +1,7 @@
 """Learning-rate schedule (reference §6 item 12): linear warmup, then step decays at given iterations.
 
-A plain class (no MXNet import): with dist_sync the optimizer, scheduler included, is pickled to the parameter
-servers, which unpickle it while `mxnet` itself is still importing.
+A plain class (no MXNet import): it is pickled with the optimizer into every checkpoint's `.states`, and a
+resumed run continues from the optimizer's update count.
 """
 
 
