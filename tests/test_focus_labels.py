@@ -89,7 +89,7 @@ def test_boxes_are_rounded_before_the_cells_are_taken():
 
 
 @pytest.mark.parametrize("side, flag", [(5, -1), (6, 1), (63, 1), (64, -1), (89, -1), (90, None), (200, None)])
-def test_paper_thresholds_at_their_boundaries(side, flag):
+def test_autofocus_config_thresholds_at_their_boundaries(side, flag):
     # configs/faster/sniper_res101_e2e_autofocus.yml:110-119: small 64, dc_low 5, dc_high 90 (strict / loose
     # comparisons as data_workers.py:178-183)
     assert focus_flag(float(side), small_thresh=64, dc_low=5, dc_high=90) == flag

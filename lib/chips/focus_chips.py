@@ -15,7 +15,7 @@ by `add_chips` (:91-173) with TEST.CHIP_HYPERPARAMS[current scale] = (dilation, 
    the current chip's corner (:158-162).
 
 Chips are half-open boxes [x1, x2) x [y1, y2) in original pixels, as the original's `inference_crops` (the
-whole image is [0, 0, W, H]). The paper config uses (d, t, k) = (3, 0.02, 16) after the 480x512 scale and
+whole image is [0, 0, W, H]). The AutoFocus config uses (d, t, k) = (3, 0.02, 16) after the 480x512 scale and
 (3, 0.2, 20) after the 800x1280 one, and (-1, -1, -1) (unused) for the last scale
 (configs/faster/sniper_res101_e2e_autofocus.yml:235-239). Chips from different current chips are not merged
 with each other, as in the original.

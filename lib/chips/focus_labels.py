@@ -11,7 +11,7 @@ filter (:226). Per gt, in the given order (a later gt overwrites an earlier one'
   both ends included, cut at the map's border (a box ending exactly on a cell border takes one more cell).
 
 Every cell no gt wrote stays 0 (negative). A gt outside the chip clips to a zero-area line on the chip's
-border and so marks border cells -1, as in the original. The paper config's thresholds are
+border and so marks border cells -1, as in the original. The AutoFocus config's thresholds are
 (small_thresh, dc_low, dc_high) = (64, 5, 90) (configs/faster/sniper_res101_e2e_autofocus.yml:110-119).
 """
 import math
