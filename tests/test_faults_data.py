@@ -1,10 +1,12 @@
-"""Fault drill of the data side: killed writers and loaders, stalled workers, corrupt and malicious input.
+"""Fault drill of the data side: killed writers and loaders, corrupt and malicious input (stalled and killed
+workers: tests/test_loader_workers.py).
 
 Every case stops with one line naming the file (or worker), or is cleaned up; see README "Faults and bad input".
 """
 import contextlib
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -315,7 +317,7 @@ def test_non_finite_proposals_are_one_line_naming_file_and_image(tmp_path, bad):
     arrays = [_boxes(2), _boxes(3)]
     arrays[1][2, 1] = bad
     with open(path, "wb") as f:
-        __import__("pickle").dump(arrays, f)
+        pickle.dump(arrays, f)
     with pytest.raises(DatasetError, match=r"^proposals file \S*set_rpn\.pkl: image 1 has 1 NaN/inf values$"):
         load_proposals(path, _plain_records(2))
 
@@ -340,7 +342,7 @@ def test_malicious_proposals_pickle_runs_no_code(tmp_path):
 
     path = str(tmp_path / "set_rpn.pkl")
     with open(path, "wb") as f:
-        __import__("pickle").dump([_boxes(1), Exploit()], f)
+        pickle.dump([_boxes(1), Exploit()], f)
     with pytest.raises(DatasetError, match=r"^proposals file \S*set_rpn\.pkl is not a proposals pickle \(it refers "
                                            r"to posix\.system; only numpy arrays and plain containers are read\)"):
         load_proposals(path, _plain_records(2))
@@ -351,7 +353,7 @@ def test_python2_style_proposals_pickle_still_loads(tmp_path):
     """The original's files are protocol-2 pickles of numpy arrays (with Python 2 strings)."""
     path = str(tmp_path / "set_rpn.pkl")
     with open(path, "wb") as f:
-        __import__("pickle").dump([_boxes(2).astype(np.float64), np.zeros((0, 5))], f, protocol=2)
+        pickle.dump([_boxes(2).astype(np.float64), np.zeros((0, 5))], f, protocol=2)
     records = load_proposals(path, _plain_records(2))
     assert records[0].proposals.shape == (2, 4) and records[1].proposals.shape == (0, 4)
 
