@@ -10,7 +10,7 @@ from lib.dataset.coco_json import merge_coco_files
 from lib.dataset.deepforest import ensure_deepforest
 from lib.dataset.errors import DatasetError
 from lib.dataset.pascal_voc import check_num_classes, load_pascal_voc, voc_class_names
-from lib.dataset.roidb import Dataset, ImageRecord
+from lib.dataset.roidb import Dataset, ImageRecord, no_masks_error
 from lib.dataset.shapes import ensure_shapes
 
 DATASETS = ("coco", "PascalVOC", "shapes", "deepforest")
@@ -66,17 +66,21 @@ def _voc_classes(cfg):
     return names
 
 
-def load_dataset(cfg, image_set, verify_images=False):
+def load_dataset(cfg, image_set, verify_images=False, with_masks=False):
     """The Dataset of `image_set` ("+"-joined sets merged) of cfg.dataset.dataset under cfg.dataset.dataset_path.
 
     verify_images: decode every image and check its size (slow; by default only existence is checked).
-    Raises DatasetError when cfg.dataset.NUM_CLASSES differs from the dataset's classes + background.
+    with_masks: every set must carry instance masks (a mask head trains or tests on it).
+    Raises DatasetError when cfg.dataset.NUM_CLASSES differs from the dataset's classes + background, or
+    naming the first set without masks when `with_masks`.
     """
     sets = [s for s in str(image_set).split("+") if s]
     if not sets:
         raise DatasetError("empty image set %r" % image_set)
     voc_classes = _voc_classes(cfg)
     parts = [_load_set(cfg, s, verify_images, voc_classes) for s in sets]
+    if with_masks and not all(p.has_masks for p in parts):
+        raise no_masks_error(next(p for p in parts if not p.has_masks))
     dataset = parts[0] if len(parts) == 1 else merge_datasets(parts, os.path.join(cfg.dataset.root_path, "cache"))
     if dataset.num_classes != cfg.dataset.NUM_CLASSES:
         raise DatasetError("config key dataset.NUM_CLASSES is %d but %s has %d classes + background = %d"

@@ -1,5 +1,10 @@
 """COCO-format datasets through pycocotools, with the reference's box conversion (§4.1).
 
+Instance masks: when any non-crowd annotation of the json has a `segmentation`, every record carries one segm
+per kept box (lib/dataset/segms.py; a box without one gets an empty mask); else the records' segms are None
+(boxes only). Crowd annotations are dropped with their masks, as the original's loader only reads non-crowd
+ones (lib/dataset/coco.py:178-182 there).
+
 Layout: `<dataset_path>/annotations/instances_<set>.json` (or `image_info_<set>.json` for test sets without
 annotations) and images under `<dataset_path>/images/<set dir>/<file_name>`.
 """
@@ -15,6 +20,7 @@ from lib.dataset.coco_json import read_json
 from lib.dataset.errors import DatasetError, ProblemTally
 from lib.dataset.image_io import check_image
 from lib.dataset.roidb import Dataset, ImageRecord
+from lib.dataset.segms import read_segmentation
 
 LOG = logging.getLogger(__name__)
 
@@ -104,10 +110,30 @@ def _count_orphans(data, tally):
         tally.warn("dropped {} boxes of unknown image ids", orphans)
 
 
-def _record(coco, img, image_dir, cat_to_class, tally):
-    """The ImageRecord of one json image entry: its non-crowd, known-class boxes converted and clipped."""
+def _has_segmentations(data):
+    """True when a non-crowd annotation of the parsed json has a non-empty `segmentation`."""
+    return any(ann.get("segmentation") and not ann.get("iscrowd", 0) for ann in data.get("annotations", []))
+
+
+def _segm(ann, img, json_file, tally):
+    """The segm of a kept annotation ([] when it has none); DatasetError naming the file when malformed."""
+    try:
+        segm = read_segmentation(ann.get("segmentation", []), img["height"], img["width"])
+    except ValueError as e:
+        raise DatasetError("annotation file %s: annotation id %r (image id %r): bad segmentation: %s"
+                           % (json_file, ann.get("id"), img["id"], e)) from None
+    if isinstance(segm, list) and not segm:
+        tally.warn("kept {} boxes without a polygon or RLE (their masks are empty)")
+    return segm
+
+
+def _record(coco, img, image_dir, cat_to_class, tally, segm_file=None):
+    """The ImageRecord of one json image entry: its non-crowd, known-class boxes converted and clipped.
+
+    segm_file: the json's path when its masks are read (see the module docstring), else None.
+    """
     width, height = int(img["width"]), int(img["height"])
-    boxes, classes = [], []
+    boxes, classes, segms = [], [], []
     for ann in coco.imgToAnns.get(img["id"], []):
         if ann.get("iscrowd", 0):
             tally.note("dropped {} crowd boxes")
@@ -122,8 +148,10 @@ def _record(coco, img, image_dir, cat_to_class, tally):
         if box is not None:
             boxes.append(box)
             classes.append(cat_to_class[ann["category_id"]])
+            if segm_file:
+                segms.append(_segm(ann, img, segm_file, tally))
     return ImageRecord(image=os.path.join(image_dir, img["file_name"]), width=width, height=height,
-                       boxes=boxes, classes=classes, image_id=img["id"])
+                       boxes=boxes, classes=classes, image_id=img["id"], segms=segms if segm_file else None)
 
 
 def _check_files(records, json_file, verify_images):
@@ -148,7 +176,8 @@ def load_coco_json(json_file, image_dir, name, verify_images=False, has_annotati
     tally = ProblemTally(name)
     _count_orphans(data, tally)
     coco = _coco_api(data)
-    records = [_record(coco, coco.imgs[i], image_dir, cat_to_class, tally) for i in coco.getImgIds()]
+    segm_file = json_file if _has_segmentations(data) else None
+    records = [_record(coco, coco.imgs[i], image_dir, cat_to_class, tally, segm_file) for i in coco.getImgIds()]
     _check_files(records, json_file, verify_images)
     tally.report(LOG)
     return Dataset(name=name, records=records, class_names=class_names, category_ids=category_ids,

@@ -5,6 +5,7 @@ from typing import List, Optional
 import numpy as np
 
 from lib.dataset.errors import DatasetError
+from lib.dataset.segms import flip_segm
 from lib.utils.boxes import flip_boxes
 
 
@@ -20,6 +21,8 @@ class ImageRecord:
     flipped: the image is to be mirrored horizontally when read (boxes already are).
     proposals: (M, 4) float32 RPN proposals used to place negative chips, or None.
     proposal_scores: (M,) float32 scores of the proposals, or None.
+    segms: one instance segmentation per gt box (polygons or RLE, lib/dataset/segms.py), or None for a
+        dataset of boxes only.
     """
     image: str
     width: int
@@ -30,18 +33,22 @@ class ImageRecord:
     flipped: bool = False
     proposals: Optional[np.ndarray] = None
     proposal_scores: Optional[np.ndarray] = None
+    segms: Optional[list] = None
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         self.classes = np.asarray(self.classes, dtype=np.int32).reshape(-1)
         if len(self.boxes) != len(self.classes):
             raise ValueError("image %s: %d boxes but %d classes" % (self.image, len(self.boxes), len(self.classes)))
+        if self.segms is not None and len(self.segms) != len(self.boxes):
+            raise ValueError("image %s: %d boxes but %d segmentations" % (self.image, len(self.boxes), len(self.segms)))
 
 
 def flip_record(record):
-    """The horizontally mirrored copy of a record (boxes and proposals mirrored, `flipped` toggled)."""
+    """The horizontally mirrored copy of a record (boxes, proposals and segms mirrored, `flipped` toggled)."""
     proposals = None if record.proposals is None else flip_boxes(record.proposals, record.width)
-    return replace(record, boxes=flip_boxes(record.boxes, record.width), proposals=proposals,
+    segms = None if record.segms is None else [flip_segm(s, record.width) for s in record.segms]
+    return replace(record, boxes=flip_boxes(record.boxes, record.width), proposals=proposals, segms=segms,
                    flipped=not record.flipped)
 
 
@@ -65,6 +72,13 @@ def no_gt_boxes_error(datasets):
     return DatasetError("no training image has a gt box, so there is nothing to train on: %s" % "; ".join(parts))
 
 
+def no_masks_error(dataset):
+    """The one-line DatasetError of a mask configuration on a dataset whose records carry boxes only."""
+    return DatasetError("dataset %s (%s) has no instance masks (boxes only), so it cannot train or test a mask "
+                        "head; use a COCO-format json with `segmentation` (e.g. dataset.dataset shapes)"
+                        % (dataset.name, dataset.annotation_file or "no annotation file"))
+
+
 @dataclass
 class Dataset:
     """A loaded image set.
@@ -86,3 +100,8 @@ class Dataset:
     @property
     def num_classes(self):
         return len(self.class_names)
+
+    @property
+    def has_masks(self):
+        """True when every record carries one segm per gt box."""
+        return all(r.segms is not None for r in self.records)

@@ -2,8 +2,10 @@
 
 5 classes (disc, square, triangle, star, ring; each its own shape, colour family and texture) on cluttered
 backgrounds, images 800-2000 px a side, object sizes log-uniform from 8 px to 60 % of the shorter image side,
-2-15 objects per image plus 1-6 unannotated look-alike distractors. Boxes are the exact extents of each
-object's visible pixels (inclusive). Layout written under `out_dir`:
+2-15 objects per image plus 1-6 unannotated look-alike distractors. Each annotated object's `segmentation`
+is a COCO RLE of exactly its visible pixels (what later objects and distractors leave of it), its `bbox` is
+the extent of that same mask (inclusive pixels, so bbox == pycocotools.mask.toBbox of the RLE) and its
+`area` its pixel count. Layout written under `out_dir`:
 
     annotations/instances_<split>.json   images/<split>/<split>_<index:06d>.jpg   .complete (written last)
 
@@ -21,6 +23,7 @@ from typing import Tuple
 
 import cv2
 import numpy as np
+from pycocotools import mask as mask_api
 from tqdm import tqdm
 
 from lib.dataset.coco_json import write_json_atomic
@@ -31,6 +34,9 @@ from lib.dataset.shapes_draw import (CLASS_TEXTURES, CLASSES, DISTRACTOR_SHAPES,
 LOG = logging.getLogger(__name__)
 MARKER = ".complete"
 SPLITS = ("train", "val")
+# Version of the written layout, kept in the marker: a dataset of another version is regenerated (same images
+# and boxes). 2: annotations carry `segmentation` (version 1 had boxes only).
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,20 @@ def _visible_box(ids, item, label):
         int(sub.sum())
 
 
+def _visible_rle(ids, item, label):
+    """COCO RLE {"size": [H, W], "counts": str} of the pixels of `label` in the item's window of `ids`."""
+    mask = np.zeros(ids.shape, np.uint8, order="F")
+    window = np.s_[item.y:item.y + item.size, item.x:item.x + item.size]
+    mask[window] = ids[window] == label
+    rle = mask_api.encode(mask)
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
 def render_image(spec, split, index):
-    """Draw image `index` of `split`: ((H, W, 3) uint8 BGR, [(class id, (x1, y1, x2, y2), area px)])."""
+    """Draw image `index` of `split`: ((H, W, 3) uint8 BGR, [(class id, (x1, y1, x2, y2), area px, RLE)]).
+
+    The RLE is the object's visible mask (see `_visible_rle`); box and area are its extent and pixel count.
+    """
     rng = np.random.default_rng([spec.seed, SPLITS.index(split), index])
     width, height = (int(v) for v in rng.integers(spec.min_side, spec.max_side + 1, 2))
     img = background(height, width, rng)
@@ -135,7 +153,7 @@ def render_image(spec, split, index):
     for label, item in enumerate(items, start=1):
         vis = _visible_box(ids, item, label) if item.cls else None
         if vis is not None:
-            gts.append((item.cls, vis[0], vis[1]))
+            gts.append((item.cls, vis[0], vis[1], _visible_rle(ids, item, label)))
     return img, gts
 
 
@@ -154,9 +172,9 @@ def _coco_json(entries):
     images, anns = [], []
     for image_id, (entry, gts) in enumerate(entries, start=1):
         images.append(dict(entry, id=image_id))
-        for cls, (x1, y1, x2, y2), area in gts:
+        for cls, (x1, y1, x2, y2), area, rle in gts:
             anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": cls, "iscrowd": 0,
-                         "bbox": [x1, y1, x2 - x1 + 1, y2 - y1 + 1], "area": area})
+                         "bbox": [x1, y1, x2 - x1 + 1, y2 - y1 + 1], "area": area, "segmentation": rle})
     categories = [{"id": k + 1, "name": n, "supercategory": "shape"} for k, n in enumerate(CLASSES)]
     return {"images": images, "annotations": anns, "categories": categories,
             "info": {"description": "SNIPER embedded shapes dataset (synthetic)"}}
@@ -178,19 +196,21 @@ def generate_split(out_dir, split, spec, workers=2):
     return path
 
 
-def _spec_json(spec):
-    return json.loads(json.dumps(asdict(spec)))
+def _marker_json(spec):
+    """The marker's content: the spec's fields and the layout FORMAT."""
+    return dict(json.loads(json.dumps(asdict(spec))), format=FORMAT)
 
 
 def is_complete(out_dir, spec=None):
-    """True when `out_dir` holds a finished dataset (of `spec`, when given)."""
+    """True when `out_dir` holds a finished dataset of the current FORMAT (and of `spec`, when given)."""
     marker = os.path.join(out_dir, MARKER)
     if not os.path.isfile(marker):
         return False
-    if spec is None:
-        return True
     with open(marker) as f:
-        return json.load(f) == _spec_json(spec)
+        written = json.load(f)
+    if spec is None:
+        return isinstance(written, dict) and written.get("format") == FORMAT
+    return written == _marker_json(spec)
 
 
 def generate_shapes(out_dir, spec=ShapesSpec(), workers=2):
@@ -201,7 +221,7 @@ def generate_shapes(out_dir, spec=ShapesSpec(), workers=2):
         os.remove(marker)
     for split in SPLITS:
         generate_split(out_dir, split, spec, workers)
-    write_json_atomic(_spec_json(spec), marker)
+    write_json_atomic(_marker_json(spec), marker)
     seconds = time.time() - start
     LOG.info("generated shapes dataset in %s (%d train / %d val images) in %.1f s",
              out_dir, spec.num_train, spec.num_val, seconds)
@@ -209,7 +229,8 @@ def generate_shapes(out_dir, spec=ShapesSpec(), workers=2):
 
 
 def ensure_shapes(out_dir, spec=None, workers=2):
-    """Generate the dataset unless it is complete (with `spec`, when given). Returns True if generated."""
+    """Generate the dataset unless it is complete (with `spec`, when given; of the current FORMAT in any case).
+    Returns True if generated."""
     if is_complete(out_dir, spec):
         return False
     generate_shapes(out_dir, spec or ShapesSpec(), workers)
