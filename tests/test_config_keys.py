@@ -163,7 +163,7 @@ def test_default_config_does_not_warn(caplog):
 
 
 @pytest.mark.parametrize("key, word", [("TRAIN.CPP_CHIPS", "True"), ("TEST.RPN_PRE_NMS_TOP_N", "3000"),
-                                       ("TEST.DO_PRUNING", "(True, False, False)"), ("symbol", "resnet_mx_50_e2e")])
+                                       ("TRAIN.BBOX_WEIGHTS", "(2.0, 1.0, 1.0, 1.0)"), ("symbol", "resnet_mx_50_e2e")])
 def test_set_legacy_key_warns_once_naming_it(caplog, key, word):
     with caplog.at_level(logging.WARNING):
         cfg = load_config(None, [key, word])
