@@ -2,7 +2,9 @@
 
 `evaluate_detections` is the tester's last step: write the results json; if the dataset has annotations, run
 COCOeval (bbox), log the summary table and per-class AP, and save them next to the results as
-`detections_<image set>_metrics.json`; without annotations (test-dev style) only the json is written. A Pascal
+`detections_<image set>_metrics.json`; without annotations (test-dev style) only the json is written. COCOeval's
+maxDets are COCO's (1, 10, 100), the last raised to TEST.MAX_PER_IMAGE when that is larger; the table and the
+metrics name it ("AR300", key "max_dets"). A Pascal
 VOC set also gets its VOC results files and the VOC AP (`voc_evaluate`), under the key "voc" of the metrics.
 """
 import contextlib
@@ -22,13 +24,33 @@ from lib.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-_METRIC_LABELS = ("AP @[IoU=0.50:0.95 | area=all | maxDets=100]", "AP @[IoU=0.50 | area=all | maxDets=100]",
-                  "AP @[IoU=0.75 | area=all | maxDets=100]", "AP @[IoU=0.50:0.95 | area=small | maxDets=100]",
-                  "AP @[IoU=0.50:0.95 | area=medium | maxDets=100]", "AP @[IoU=0.50:0.95 | area=large | maxDets=100]",
-                  "AR @[IoU=0.50:0.95 | area=all | maxDets=1]", "AR @[IoU=0.50:0.95 | area=all | maxDets=10]",
-                  "AR @[IoU=0.50:0.95 | area=all | maxDets=100]", "AR @[IoU=0.50:0.95 | area=small | maxDets=100]",
-                  "AR @[IoU=0.50:0.95 | area=medium | maxDets=100]", "AR @[IoU=0.50:0.95 | area=large | maxDets=100]")
+COCO_MAX_DETS = (1, 10, 100)  # pycocotools' default COCOeval params.maxDets
+
+
+def max_dets_for(max_per_image):
+    """COCOeval's maxDets for a tester capped at `max_per_image` (TEST.MAX_PER_IMAGE) detections per image:
+    COCO's (1, 10, 100), the last raised to the cap when it is larger (dense scenes hold more than 100 objects)."""
+    return COCO_MAX_DETS[:2] + (max(COCO_MAX_DETS[2], int(max_per_image)),)
+
+
+def metric_names(max_dets=COCO_MAX_DETS):
+    """The 12 summary names; the recall at the last maxDets is "AR<last>" (AR100 with COCO's defaults)."""
+    return ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR%d" % max_dets[0], "AR%d" % max_dets[1],
+            "AR%d" % max_dets[2], "ARs", "ARm", "ARl")
+
+
+def metric_labels(max_dets=COCO_MAX_DETS):
+    """COCOeval's description of each of the 12 numbers, with the maxDets used."""
+    last = max_dets[2]
+    ap = "AP @[IoU=%s | area=%s | maxDets=%d]"
+    ar = "AR @[IoU=0.50:0.95 | area=%s | maxDets=%d]"
+    return (ap % ("0.50:0.95", "all", last), ap % ("0.50", "all", last), ap % ("0.75", "all", last),
+            ap % ("0.50:0.95", "small", last), ap % ("0.50:0.95", "medium", last),
+            ap % ("0.50:0.95", "large", last), ar % ("all", max_dets[0]), ar % ("all", max_dets[1]),
+            ar % ("all", last), ar % ("small", last), ar % ("medium", last), ar % ("large", last))
+
+
+METRIC_NAMES = metric_names()
 
 
 def _quiet(fn, *args):
@@ -57,7 +79,7 @@ def _load_results(coco_gt, results):
 
 
 def _per_class_ap(coco_eval, class_names, category_ids):
-    """{class name: AP @[.5:.95], all areas, maxDets 100} (-1 for a class without gts).
+    """{class name: AP @[.5:.95], all areas, the last maxDets} (-1 for a class without gts).
 
     COCOeval sorts params.catIds, so a class's column is found through its category id.
     """
@@ -70,27 +92,63 @@ def _per_class_ap(coco_eval, class_names, category_ids):
     return out
 
 
-def coco_evaluate(results, annotation_file, class_names, category_ids):
+def _mean_defined(values):
+    """Mean of the entries > -1 (COCOeval's "undefined" marker), -1 when there is none."""
+    defined = values[values > -1]
+    return float(np.mean(defined)) if defined.size else -1.0
+
+
+def summary_stats(coco_eval):
+    """The 12 numbers of COCOeval.summarize() at the evaluator's own params.maxDets (m1, m2, M).
+
+    AP at maxDets M (all areas, IoU .50:.95 / .50 / .75; small, medium, large), AR at m1, m2, M (all areas),
+    AR at M (small, medium, large). COCOeval.summarize() reads its first AP at a hard-coded maxDets of 100, which
+    is -1 once the last maxDets is not 100; this reads every number at the params' own maxDets, which gives
+    summarize()'s numbers with the default (1, 10, 100) (tests/test_eval_maxdets.py).
+    """
+    p = coco_eval.params
+    precision = coco_eval.eval["precision"]  # (T iou, R recall, K classes, A areas, M maxDets)
+    recall = coco_eval.eval["recall"]  # (T, K, A, M)
+    area = {label: i for i, label in enumerate(p.areaRngLbl)}
+    iou50, iou75 = np.where(p.iouThrs == 0.5)[0], np.where(p.iouThrs == 0.75)[0]
+
+    def ap(a, iou=slice(None)):
+        return _mean_defined(precision[iou, :, :, area[a], -1])
+
+    def ar(a, m=-1):
+        return _mean_defined(recall[:, :, area[a], m])
+
+    return [ap("all"), ap("all", iou50), ap("all", iou75), ap("small"), ap("medium"), ap("large"),
+            ar("all", 0), ar("all", 1), ar("all"), ar("small"), ar("medium"), ar("large")]
+
+
+def coco_evaluate(results, annotation_file, class_names, category_ids, *, max_dets=COCO_MAX_DETS):
     """COCOeval (bbox) of result dicts against a COCO gt json.
 
     class_names, category_ids: the dataset's, indexed by contiguous id (entry 0 = background, skipped).
-    Returns {"metrics": {name: value} for METRIC_NAMES, "per_class_ap": {class name: AP}}; values are -1 where
-    COCO defines nothing (no gts in an area range).
+    max_dets: COCOeval's maxDets, three increasing counts (`max_dets_for(TEST.MAX_PER_IMAGE)`).
+    Returns {"metrics": {name: value} for `metric_names(max_dets)`, "max_dets": [m1, m2, M],
+    "per_class_ap": {class name: AP at maxDets M}}; values are -1 where COCO defines nothing (no gts in an area
+    range).
     """
     coco_gt = _quiet(COCO, annotation_file)
     coco_eval = COCOeval(coco_gt, _load_results(coco_gt, results), "bbox")
     coco_eval.params.catIds = list(category_ids[1:])
-    for step in (coco_eval.evaluate, coco_eval.accumulate, coco_eval.summarize):
+    coco_eval.params.maxDets = [int(m) for m in max_dets]
+    for step in (coco_eval.evaluate, coco_eval.accumulate):
         _quiet(step)
-    metrics = {name: float(v) for name, v in zip(METRIC_NAMES, coco_eval.stats)}
-    return {"metrics": metrics, "per_class_ap": _per_class_ap(coco_eval, class_names[1:], category_ids[1:])}
+    metrics = dict(zip(metric_names(max_dets), summary_stats(coco_eval)))
+    return {"metrics": metrics, "max_dets": list(coco_eval.params.maxDets),
+            "per_class_ap": _per_class_ap(coco_eval, class_names[1:], category_ids[1:])}
 
 
 def format_summary(evaluation):
-    """The 12 numbers and per-class AP as a readable multi-line table."""
-    lines = ["COCO bbox AP (pycocotools COCOeval):"] + ["%-6s %-50s %7.4f" % (name, label, evaluation["metrics"][name])
-             for name, label in zip(METRIC_NAMES, _METRIC_LABELS)]
-    lines.append("per-class AP @[IoU=0.50:0.95]:")
+    """The 12 numbers (labelled with the maxDets used) and per-class AP as a readable multi-line table."""
+    max_dets = tuple(evaluation.get("max_dets", COCO_MAX_DETS))
+    lines = ["COCO bbox AP (pycocotools COCOeval, maxDets %s):" % ", ".join(map(str, max_dets))]
+    lines += ["%-6s %-50s %7.4f" % (name, label, evaluation["metrics"][name])
+              for name, label in zip(metric_names(max_dets), metric_labels(max_dets))]
+    lines.append("per-class AP @[IoU=0.50:0.95 | maxDets=%d]:" % max_dets[2])
     lines += ["  %-30s %7.4f" % (name, ap) for name, ap in evaluation["per_class_ap"].items()]
     return "\n".join(lines)
 
@@ -147,10 +205,11 @@ def format_voc_summary(voc):
     return "\n".join(lines)
 
 
-def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False):
+def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, max_per_image=100):
     """Write `<results_dir>/detections_<image_set>_results.json`; evaluate it when the dataset has annotations.
 
-    detections: dets[image][cls] (n, 5) in dataset.records order. voc: a Pascal VOC set, also written as VOC
+    detections: dets[image][cls] (n, 5) in dataset.records order. max_per_image: TEST.MAX_PER_IMAGE, which sets
+    COCOeval's last maxDets when above 100 (`max_dets_for`). voc: a Pascal VOC set, also written as VOC
     results files and evaluated with the VOC AP (key "voc"). Returns the evaluation dict (see `coco_evaluate`),
     or None for a set without annotations.
     """
@@ -160,8 +219,8 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
         log.info("%s has no annotations: no evaluation; results for the evaluation server are in %s",
                  dataset.name, path)
         return None
-    evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names,
-                               dataset.category_ids)
+    evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names, dataset.category_ids,
+                               max_dets=max_dets_for(max_per_image))
     log.info("COCO bbox evaluation of %s:\n%s", dataset.name, format_summary(evaluation))
     if voc:
         evaluation["voc"] = voc_evaluate(detections, dataset, image_set=image_set, results_dir=results_dir)
