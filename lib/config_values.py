@@ -87,7 +87,8 @@ def _check_valid_ranges(cfg, section, extra_ok):
 
 
 def _check_scales(cfg):
-    """TRAIN.SCALES: positive numbers or (min, max) pairs (TRAIN.FULL_IMAGE); TEST.SCALES: (short, long) pairs;
+    """TRAIN.SCALES: positive numbers or (min, max) pairs (TRAIN.FULL_IMAGE); TEST.SCALES: (short, long) pairs
+    or the factor form of TRAIN.SCALES;
     the valid ranges and TEST.BATCH_IMAGES per scale."""
     scales = cfg.TRAIN.SCALES
     if not scales:
@@ -101,9 +102,13 @@ def _check_scales(cfg):
         _check_valid_ranges(cfg, "TRAIN", extra_ok=False)
     test_scales = cfg.TEST.SCALES
     if not test_scales:
-        raise _bad("TEST.SCALES", test_scales, "at least one (short, long) pair")
-    for scale in test_scales:
-        _check_pair("TEST.SCALES", scale, positive=True)
+        raise _bad("TEST.SCALES", test_scales, "at least one (short, long) pair or factor")
+    if all(_is_number(scale) for scale in test_scales):  # factor form, read as TRAIN.SCALES (lib/chips/scales.py)
+        if min(test_scales) <= 0:
+            raise _bad("TEST.SCALES", test_scales, "positive numbers (a scale factor, or the last as a size in pixels)")
+    else:
+        for scale in test_scales:
+            _check_pair("TEST.SCALES", scale, positive=True)
     _check_valid_ranges(cfg, "TEST", extra_ok=True)
     batch = cfg.TEST.BATCH_IMAGES
     per_scale = batch if isinstance(batch, tuple) else (batch,) * len(test_scales)

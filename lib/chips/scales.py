@@ -1,4 +1,4 @@
-"""Per-image scale factors (reference §3.1).
+"""Per-image scale factors (reference §3.1), one rule for TRAIN.SCALES and TEST.SCALES.
 
 A scale list is in one of two forms, decided by the type of its first entry:
 
@@ -41,11 +41,16 @@ def scale_factor(width, height, scale, is_last=False):
     return float(scale) / long_side if is_last else float(scale)
 
 
+def scale_factor_at(width, height, scales, index):
+    """The factor of entry `index` of a scale list, either form: the one rule for TRAIN.SCALES and TEST.SCALES
+    (in the factor form the last entry is the long side in px)."""
+    return scale_factor(width, height, scales[index], is_last=(index == len(scales) - 1))
+
+
 def scale_factors(width, height, scales):
     """[s_0, ..., s_last] for every entry of `scales` (finest first), either form."""
     is_resolution_form(scales)
-    last = len(scales) - 1
-    return [scale_factor(width, height, entry, is_last=(i == last)) for i, entry in enumerate(scales)]
+    return [scale_factor_at(width, height, scales, i) for i in range(len(scales))]
 
 
 def scaled_size(width, height, s):

@@ -16,7 +16,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-from lib.chips.scales import scale_factor
+from lib.chips.scales import scale_factors
 from lib.dataset.image_io import read_image
 from lib.inference.detections import decode_image
 from lib.inference.merge import merge_image
@@ -59,8 +59,7 @@ class Detector:
         cfg = self.cfg
         height, width = image.shape[:2]
         per_scale = []
-        for scale in cfg.TEST.SCALES:
-            s = scale_factor(width, height, scale)
+        for s in scale_factors(width, height, cfg.TEST.SCALES):
             data = network_image(image, s, cfg.network.PIXEL_MEANS)[None]
             im_info = np.array([[data.shape[2], data.shape[3], s]], dtype=np.float32)
             rois, _scores, cls_prob, deltas = self.tester.forward(data, im_info)[0]

@@ -1,6 +1,7 @@
 """Per-scale batching for the tester (reference §7.3, `MNIteratorTestAutoFocus`), numpy + OpenCV only.
 
-For one test scale (min_t, max_t): every image is resized whole by s = scale_factor(W, H, (min_t, max_t));
+For one test scale, a (min_t, max_t) pair or a factor-form entry (lib/chips/scales.py, the rule of TRAIN.SCALES:
+a factor, the last entry of the list a long side in px): every image is resized whole by its factor s;
 the images are sorted by area (ascending, stable), split into landscape (w >= h) then portrait groups, and
 each group is cut into batches of B images. A batch's canvas is (max ceil(h*s), max ceil(w*s)) over its images;
 each image sits top-left, RGB minus the pixel means, zeros elsewhere. A group's last batch may be short
@@ -39,17 +40,18 @@ def batch_images_for_scale(batch_images, scale_index):
     return int(batch_images)
 
 
-def _make_batch(records, indices, scale):
-    scales = np.array([scale_factor(records[i].width, records[i].height, scale) for i in indices])
+def _make_batch(records, indices, scale, is_last):
+    scales = np.array([scale_factor(records[i].width, records[i].height, scale, is_last) for i in indices])
     height = max(math.ceil(records[i].height * s) for i, s in zip(indices, scales))
     width = max(math.ceil(records[i].width * s) for i, s in zip(indices, scales))
     return TestBatch(np.asarray(indices, dtype=np.int64), scales, (int(height), int(width)))
 
 
-def plan_batches(records, scale, batch_size):
+def plan_batches(records, scale, batch_size, *, is_last=False):
     """The batches of one test scale, landscape group first.
 
-    records: ImageRecords (width, height used). scale: (min_t, max_t). batch_size: B >= 1.
+    records: ImageRecords (width, height used). scale: (min_t, max_t), or a factor-form entry (a factor; with
+    is_last, the last entry of TEST.SCALES, the long side in px). batch_size: B >= 1.
     Returns a list of TestBatch covering every record exactly once.
     """
     if batch_size < 1:
@@ -58,7 +60,7 @@ def plan_batches(records, scale, batch_size):
     order = np.argsort(areas, kind="stable")
     landscape = [int(i) for i in order if records[i].width >= records[i].height]
     portrait = [int(i) for i in order if records[i].width < records[i].height]
-    return [_make_batch(records, group[k:k + batch_size], scale)
+    return [_make_batch(records, group[k:k + batch_size], scale, is_last)
             for group in (landscape, portrait) for k in range(0, len(group), batch_size)]
 
 

@@ -50,9 +50,10 @@ class Tester:
         cfg = self.cfg
         scale = cfg.TEST.SCALES[scale_index]
         per_device = batch_images_for_scale(cfg.TEST.BATCH_IMAGES, scale_index)
-        batches = plan_batches(records, scale, per_device * len(self.contexts))
+        batches = plan_batches(records, scale, per_device * len(self.contexts),
+                               is_last=scale_index == len(cfg.TEST.SCALES) - 1)
         start = time.time()
-        bar = tqdm(total=len(records), desc="scale %s" % (tuple(scale),), unit="img", disable=not progress)
+        bar = tqdm(total=len(records), desc="scale %s" % (scale,), unit="img", disable=not progress)
         with ThreadPoolExecutor(max_workers=1) as reader:
             pending = reader.submit(prepare_batch, records, batches[0], cfg.network.PIXEL_MEANS) if batches else None
             for k in range(len(batches)):
