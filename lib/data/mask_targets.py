@@ -21,6 +21,8 @@ op). `polygon_roi_targets` is the original op's rasterisation, the reference the
 import numpy as np
 from pycocotools import mask as mask_api
 
+from lib.dataset.segms import rle_runs
+
 MASK_SIZE = 28  # cells a side of a RoI's target (MaskRcnnTarget's mask_size, resnet_mx_101_e2e_mask.py:393)
 GT_GRID = 56  # cells a side of a gt's grid: 2 per target cell for a RoI of the gt's size (new)
 IGNORE = -1.0  # target of the cells of non-mask RoIs (the op's ignore_label, mask_rcnn_target.cu:160)
@@ -51,7 +53,8 @@ def fill_polygons(polygons, rows, cols):
 
 
 def rasterise(segm, *, chip_box, scale, origin, step, shape):
-    """Occupancy of a gt's mask on a grid of chip coordinates -> (rows, cols) uint8.
+    """Occupancy of a gt's mask on a grid of chip coordinates -> (rows, cols) uint8 (an RLE is sampled through
+    its runs, without decoding the whole image).
 
     segm: polygons or RLE in image px; chip_box (4,), scale: the chip's box (image px) and factor;
     origin (ox, oy), step (sx, sy), shape (rows, cols): cell (i, j) covers [ox + j sx, ox + (j + 1) sx) x
@@ -59,13 +62,16 @@ def rasterise(segm, *, chip_box, scale, origin, step, shape):
     """
     (ox, oy), (sx, sy), (rows, cols) = origin, step, shape
     if isinstance(segm, dict):
-        mask = mask_api.decode(segm)
+        height, width = segm["size"]
+        starts, ends = rle_runs(segm)
         xs = np.floor((ox + (np.arange(cols) + 0.5) * sx) / scale + chip_box[0]).astype(np.int64)
         ys = np.floor((oy + (np.arange(rows) + 0.5) * sy) / scale + chip_box[1]).astype(np.int64)
-        in_x, in_y = (xs >= 0) & (xs < mask.shape[1]), (ys >= 0) & (ys < mask.shape[0])
-        out = np.zeros((rows, cols), np.uint8)
-        out[np.ix_(in_y, in_x)] = mask[np.ix_(ys[in_y], xs[in_x])]
-        return out
+        inside = ((ys >= 0) & (ys < height))[:, None] & ((xs >= 0) & (xs < width))[None, :]
+        if not len(starts):
+            return np.zeros((rows, cols), np.uint8)
+        flat = xs[None, :] * height + ys[:, None]  # column-major pixel index, as the runs
+        run = np.maximum(np.searchsorted(starts, flat, side="right") - 1, 0)
+        return (inside & (flat >= starts[run]) & (flat < ends[run])).astype(np.uint8)
     cells = []
     for poly in polygons_in_chip(segm, chip_box, scale):
         poly[0::2] = (poly[0::2] - ox) / sx
