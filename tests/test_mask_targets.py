@@ -12,7 +12,7 @@ from pycocotools import mask as mask_api
 from lib.chips.chip import Chip
 from lib.data.chip_loader import boxes_in_chip
 from lib.data.mask_targets import (GT_GRID, IGNORE, MASK_SIZE, chip_gt_masks, chip_mask, fill_polygons,
-                                   polygon_roi_targets, roi_mask_targets)
+                                   polygon_roi_targets, roi_mask_targets, within_budget)
 from lib.dataset.roidb import ImageRecord, flip_record
 
 
@@ -201,3 +201,22 @@ def test_chip_gt_masks_rows_follow_the_gt_rows():
     assert grids[0].all() and grids[1].all() and not grids[2].any()
     one, _ = chip_gt_masks([record.segms[0]] * 5, chip, canvas=80, max_gts=2)
     assert (one[:, 0] == 10).all()  # rows beyond max_gts are left out, as the gt_boxes rows
+
+
+def test_polygons_cut_to_the_original_encoder_budget():
+    """The original packs a gt as [class, n, len_1..len_n, coordinates] in 500 floats and stops at the first
+    polygon that does not fit (lib/data_utils/mask_utils.py:22-46). Lengths 200, 300, 10: header 2 + 3 = 5,
+    5 + 200 = 205 fits, 205 + 300 = 505 does not, so only the first polygon is kept (the 10 would fit but
+    comes after the break); a first polygon of 496 floats (5 + 496 > 500 with 3 polygons) keeps none."""
+    polys = [np.zeros(200), np.ones(300), np.full(10, 2.0)]
+    kept = within_budget(polys)
+    assert len(kept) == 1 and kept[0] is polys[0]
+    assert within_budget([np.zeros(496), np.zeros(6), np.zeros(6)]) == []
+    assert len(within_budget([np.zeros(495), np.zeros(6)])) == 1  # 2 + 2 + 495 = 499 fits, + 6 = 505 not
+    assert len(within_budget([np.zeros(496)])) == 1  # 2 + 1 + 496 = 499
+    assert len(within_budget(polys, None)) == 3
+    big = [np.array([10, 10, 20, 10, 20, 20] + [10, 20] * 250, np.float32)]  # 506 floats: over the budget
+    frames, grids = chip_gt_masks([big, big], IDENTITY, canvas=64, max_gts=2)
+    assert not grids[0].any()
+    frames, grids = chip_gt_masks([big], IDENTITY, canvas=64, max_gts=2, budget=None)
+    assert grids[0].any()

@@ -26,6 +26,22 @@ from lib.dataset.segms import rle_runs
 MASK_SIZE = 28  # cells a side of a RoI's target (MaskRcnnTarget's mask_size, resnet_mx_101_e2e_mask.py:393)
 GT_GRID = 56  # cells a side of a gt's grid: 2 per target cell for a RoI of the gt's size (new)
 IGNORE = -1.0  # target of the cells of non-mask RoIs (the op's ignore_label, mask_rcnn_target.cu:160)
+POLYGON_BUDGET = 500  # floats per gt row of the original's polygon array (data_workers.py:133, poly_encoder)
+
+
+def within_budget(polygons, budget=POLYGON_BUDGET):
+    """The polygons of one gt the original's encoder keeps in its row of `budget` floats: a header of
+    2 + (number of polygons) floats, then whole polygons in order until the first that does not fit
+    (lib/data_utils/mask_utils.py:22-46). A gt whose first polygon is too long keeps none (an empty mask).
+    budget None keeps them all."""
+    if budget is None:
+        return polygons
+    used = 2 + len(polygons)
+    for count, poly in enumerate(polygons):
+        used += len(poly)
+        if used > budget:
+            return polygons[:count]
+    return polygons
 
 
 def polygons_in_chip(polygons, chip_box, scale):
@@ -102,13 +118,15 @@ def chip_mask(segm, chip, canvas):
                      shape=(canvas, canvas))
 
 
-def gt_mask_grid(segm, chip, canvas, grid=GT_GRID):
+def gt_mask_grid(segm, chip, canvas, grid=GT_GRID, budget=POLYGON_BUDGET):
     """One gt's grid over its mask's extent clipped to the canvas -> (frame (4,) float32, (grid, grid) uint8).
 
     frame [x1, y1, x2, y2] (chip coordinates, far edges) is the area the grid covers; an empty mask, or one
     outside the canvas, gives the frame [0, 0, 1, 1] and an empty grid (an all-background target, as the
-    original's op gives a gt without polygons).
+    original's op gives a gt without polygons). Polygons are first cut to the original's `budget`.
     """
+    if not isinstance(segm, dict):
+        segm = within_budget(segm, budget)
     extent = mask_extent(segm, chip.box, chip.scale)
     if extent is not None:
         extent = np.clip(extent, 0, canvas)
@@ -119,17 +137,18 @@ def gt_mask_grid(segm, chip, canvas, grid=GT_GRID):
     return extent.astype(np.float32), cells
 
 
-def chip_gt_masks(segms, chip, *, canvas, max_gts, grid=GT_GRID):
+def chip_gt_masks(segms, chip, *, canvas, max_gts, grid=GT_GRID, budget=POLYGON_BUDGET):
     """The gt masks a chip sends to the network, rows following its gt_boxes rows.
 
     segms: the record's segms of the chip's gt rows, in gt_boxes order (record.segms[i] for i in `kept` of
-    lib/data/chip_loader.boxes_in_chip); rows beyond max_gts are left out as their boxes are.
+    lib/data/chip_loader.boxes_in_chip); rows beyond max_gts are left out as their boxes are; budget: the
+    original's polygon floats per gt (`within_budget`; None: no limit).
     Returns (frames (max_gts, 4) float32, padded with -1; grids (max_gts, grid, grid) uint8, padded with 0).
     """
     frames = np.full((max_gts, 4), -1, np.float32)
     grids = np.zeros((max_gts, grid, grid), np.uint8)
     for row, segm in enumerate(segms[:max_gts]):
-        frames[row], grids[row] = gt_mask_grid(segm, chip, canvas, grid)
+        frames[row], grids[row] = gt_mask_grid(segm, chip, canvas, grid, budget)
     return frames, grids
 
 
