@@ -60,19 +60,26 @@ def clip_to_images(F, boxes, im_info):
     return F.concat(clip_x(x1), clip_y(y1), clip_x(x2), clip_y(y2), dim=-1)
 
 
-def nms_top(F, scores, boxes, threshold, pre_top_n, post_top_n):
+def nms_top(F, scores, boxes, threshold, pre_top_n, post_top_n, plus_one=False):
     """Greedy NMS (IoU > threshold suppresses) over boxes with score >= 0; keep the best post_top_n.
 
     scores (B, N) (negative = invalid), boxes (B, N, 4) -> (B, post_top_n, 5) rows [score, x1, y1, x2, y2]
-    by descending score; empty slots are all -1. pre_top_n > 0 limits NMS to the best pre_top_n boxes.
-    `post_top_n` rows of -1 are appended first so that small maps still fill every slot.
+    by descending score; empty slots have score -1. pre_top_n > 0 limits NMS to the best pre_top_n boxes.
+    `post_top_n` rows of -1 are appended first so that small maps still fill every slot. `box_nms` measures
+    IoU without +1; plus_one gives the +1 IoU (inclusive pixels) by running it on boxes with x2 + 1, y2 + 1.
     """
+    shift = F.reshape(F.concat(F.zeros((2,)), F.ones((2,)), dim=0), (1, 1, 4)) if plus_one else None
+    if plus_one:
+        boxes = F.broadcast_add(boxes, shift)
     rows = F.concat(F.expand_dims(scores, axis=-1), boxes, dim=-1)
     pad = F.ones_like(F.slice_axis(rows, axis=1, begin=0, end=1)) * -1.0
     rows = F.concat(rows, F.repeat(pad, repeats=post_top_n, axis=1), dim=1)
     kept = F.contrib.box_nms(rows, overlap_thresh=threshold, valid_thresh=-0.5, topk=pre_top_n,
                              coord_start=1, score_index=0, id_index=-1, force_suppress=True)
-    return F.slice_axis(kept, axis=1, begin=0, end=post_top_n)
+    kept = F.slice_axis(kept, axis=1, begin=0, end=post_top_n)
+    if plus_one:
+        kept = F.broadcast_sub(kept, F.concat(F.zeros((1, 1, 1)), shift, dim=2))
+    return kept
 
 
 def dummy_boxes(F, like):
@@ -100,15 +107,15 @@ class TestProposal(gluon.HybridBlock):
     Inputs: cls_prob (B, 2, A*H*W) softmax (channel 1 = object), bbox_pred (B, 4A, H, W), feat-like
     tensor with the (H, W) grid, im_info (B, 3) [h, w, scale] of each image's content.
     Decode, clip to the image's (h, w), drop boxes with a side (+1) < 3, best `pre_top_n` (12000, the
-    fork's hard-coded value) through NMS at `threshold`, keep `post_top_n`; empty slots get the
-    original's dummy boxes with score 0.
+    fork's hard-coded value) through NMS at `threshold` with the op's +1 IoU, keep `post_top_n`; empty slots
+    get the original's dummy boxes with score 0.
     Outputs: rois (B, post_top_n, 4) chip pixels, scores (B, post_top_n).
     """
 
     def __init__(self, stride, scales, ratios, threshold=0.7, pre_top_n=12000, post_top_n=300, **kwargs):
         super().__init__(**kwargs)
         self._stride, self._num_anchors = stride, len(scales) * len(ratios)
-        self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=post_top_n)
+        self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=post_top_n, plus_one=True)
         with self.name_scope():
             self.base_anchors = anchor_constant(self, stride, scales, ratios)
 

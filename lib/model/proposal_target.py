@@ -1,13 +1,13 @@
 """Training proposals and their RCNN targets, as the fork's `MultiProposalTarget` GPU op (the paper's path).
 
-Written with MXNet operators only, so the training graph hybridizes; no gradient flows back into the RPN
-(the original op writes zero gradients). Per chip b, with (lo, hi) = valid_ranges[b] in chip pixels and
+Written with MXNet operators (the NMS is a numpy custom op), so the training graph hybridizes; no gradient flows
+back into the RPN (the original op writes zero gradients). Per chip b, with (lo, hi) = valid_ranges[b] in chip pixels and
 areas (x2 - x1) * (y2 - y1) without +1:
 1. decode every anchor, clip to [0, w - 1] x [0, h - 1] (im_info[b]);
 2. invalidate boxes with both sides (no +1) < 3, or area >= hi^2, or area < lo^2;
-3. greedy NMS at IoU > 0.7 (`box_nms`: IoU without +1) over every anchor (pre_top_n = -1, as the GPU op;
-   pre_top_n > 0 keeps only the best ones, a CPU budget), keep the best 300; empty slots get the dummy
-   boxes [j%100, j%100, j%100 + 200, j%100 + 200];
+3. greedy NMS at IoU > 0.7 with the op's IoU (intersection +1, areas without; lib/model/proposal_nms.py) over
+   every anchor (pre_top_n = -1, as the GPU op; pre_top_n > 0 keeps only the best ones, a CPU budget), keep
+   the best 300; empty slots get the dummy boxes [j%100, j%100, j%100 + 200, j%100 + 200];
 4. the G gt rows (class != -1) overwrite the last G slots, each only if lo^2 <= area <= hi^2;
 5. label = class of the max-IoU gt if that IoU > fg_thresh (0.5 in the op; all gts count, valid or not),
    else 0 (background, dummy fillers included); with `ignore_outside_range` (opt-in
@@ -17,7 +17,8 @@ areas (x2 - x1) * (y2 - y1) without +1:
 from mxnet import gluon
 
 from lib.model.proposal import (anchor_constant, clip_to_images, decode, deltas_to_rows, fill_empty,
-                                grid_anchors, nms_top, split_corners)
+                                grid_anchors, split_corners)
+from lib.model.proposal_nms import fork_nms_top
 
 
 def areas(F, boxes):
@@ -136,7 +137,7 @@ class ProposalTarget(gluon.HybridBlock):
         anchors = grid_anchors(F, base_anchors, bbox_pred, self._stride)
         boxes = clip_to_images(F, decode(F, anchors, deltas_to_rows(F, bbox_pred, self._num_anchors)), im_info)
         scores = proposal_scores(F, cls_prob, boxes, lo2, hi2)
-        rois, _ = fill_empty(F, nms_top(F, scores, boxes, **self._nms))
+        rois, _ = fill_empty(F, fork_nms_top(F, scores, boxes, **self._nms))
         rois = append_gts(F, rois, gt_boxes, lo2, hi2, self._assign["max_gts"])
         labels, targets, weights = assign(F, rois, gt_boxes, lo2, hi2, **self._assign)
         outputs = (rois, labels, targets, weights)
