@@ -41,3 +41,18 @@ def test_valid_gts_by_iou_one_as_the_anchor_worker():
     assert valid_in_chip(MOVED, kept, np.array([7])).tolist() == [True, True, False, False]
     assert valid_in_chip(MOVED, kept, np.array([7]), by_index=True).tolist() == [False, True, False, False]
     assert valid_in_chip(MOVED, kept, np.array([], np.int64)).tolist() == [False] * 4
+
+
+def test_rpn_tie_at_iou_zero_cannot_fire_with_paper_anchors():
+    # The original's anchor worker marks every anchor tied with a gt's best IoU positive, even at IoU 0
+    # (data_workers.py: `np.where(overlaps == gt_max_overlaps)`); this port skips ties at 0. Chip gts are at
+    # least 10 px (+1) and clipped into the 512 canvas, and the paper anchors tile it, so every such gt has a
+    # best IoU > 0: the two rules label the same anchors.
+    from lib.data.anchor_targets import anchor_grid
+    from lib.utils.boxes import bbox_overlaps
+    cfg = load_config(PAPER[0])
+    anchors, inside, *_ = anchor_grid(512, cfg.network.RPN_FEAT_STRIDE, tuple(cfg.network.ANCHOR_SCALES),
+                                      tuple(cfg.network.ANCHOR_RATIOS))
+    xy = np.stack(np.meshgrid(np.arange(0, 503, 7), np.arange(0, 503, 7)), -1).reshape(-1, 2).astype(np.float32)
+    gts = np.concatenate([xy, xy + 9], axis=1)  # 10 x 10 px (+1) everywhere in the canvas
+    assert bbox_overlaps(anchors[inside], gts).max(axis=0).min() > 0
