@@ -134,7 +134,8 @@ def main(argv=None):
         print("error: %s" % err, file=sys.stderr)
         return 2
     chips = sample_chips(record.width, record.height, record.boxes, cfg.TRAIN.SCALES, cfg.TRAIN.VALID_RANGES,
-                         cfg.TRAIN.CHIP_SIZE, draw_stride(rng), record.proposals, rng)
+                         cfg.TRAIN.CHIP_SIZE, draw_stride(rng), record.proposals, rng,
+                         lower_bound_all_scales=cfg.TRAIN.ASSIGN_LOWER_BOUND_ALL_SCALES)
     render(cfg, record, chips, image, args.out, args.max_chips)
     print("%s: %d positive chips, %d negative chips%s -> %s" % (
         record.image, len(chips.positive), len(chips.negative),
