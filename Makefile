@@ -43,15 +43,15 @@ quickstart: setup
 	$(QS_ENV) $(PY) main_train.py --cfg $(QS_SHAPES) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_SHAPES)
 	$(QS_ENV) $(PY) demo.py --cfg $(QS_SHAPES)
-	@echo "quickstart done: detections drawn on data/demo/demo_detections.jpg," \
+	@echo "quickstart done: detections drawn on output/quickstart/shapes_cpu/demo/demo_detections.jpg," \
 	  "loss curve in output/quickstart/shapes_cpu/train/loss_curve.png"
 
 quickstart-deepforest: setup
 	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_FOREST)
-	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val/OSBS_029.png \
-	  --out data/demo/deepforest_detections.png
-	@echo "quickstart-deepforest done: detections drawn on data/demo/deepforest_detections.png," \
+	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val
+	@echo "quickstart-deepforest done: detections drawn on output/quickstart/deepforest_cpu/demo/*_detections.png" \
+	  "(all detections in val_detections.json there)," \
 	  "loss curve in output/quickstart/deepforest_cpu/train/loss_curve.png"
 
 # All benchmarks, one table (chip mining, loader, train step vs gluoncv, tester); BENCH_ARGS=--quick for a short run.

@@ -1,4 +1,4 @@
-"""demo.py (drawn image, --export) and the Detector API (class names from classes.json, exported network)."""
+"""demo.py (drawn image into --out, --export) and the Detector API (classes.json, exported network)."""
 import json
 import os
 import shutil
@@ -48,13 +48,15 @@ def test_demo_cli_draws_and_exports_a_network_that_loads_back(trained, tmp_path)
     image = cv2.imread(load_dataset(cfg, "val").records[0].image)
     cv2.imwrite(image_path, image)  # a png input: the drawing keeps the input's extension
     prefix = str(tmp_path / "export" / "sniper")
+    out = tmp_path / "drawn"
     command = [sys.executable, os.path.join(ROOT, "demo.py"), "--cfg", QUICKSTART_CFG, "--im_path", image_path,
-               "--thresh", "0.1", "--export", prefix, "--set"] + tiny_words(cfg.dataset.dataset_path,
-                                                                            cfg.output_path)
+               "--out", str(out), "--thresh", "0.1", "--export", prefix, "--set"] + tiny_words(
+                   cfg.dataset.dataset_path, cfg.output_path)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    drawn = cv2.imread(str(tmp_path / "shapes_detections.png"))
+    drawn = cv2.imread(str(out / "shapes_detections.png"))
     assert drawn is not None and drawn.shape == image.shape and not np.array_equal(drawn, image)
+    assert sorted(os.listdir(tmp_path)) == ["drawn", "export", "shapes.png"]  # nothing beside the input
 
     net = mx.gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data0", "data1"], prefix + "-0000.params")
     detector = Detector(cfg, params)

@@ -260,7 +260,7 @@ def test_main_test_and_demo_name_a_truncated_checkpoint(data_dir, two_epochs, tm
     words = ["--cfg", QUICKSTART_CFG, "--set"] + tiny_words(data_dir, out)
     code, err = _cli(main_test, words, capsys)
     assert code == 2 and params in _one_line(err) and "truncated or corrupt" in err
-    code, err = _cli(demo, ["--im_path", _any_image(data_dir), "--out", str(tmp_path / "drawn.png")] + words, capsys)
+    code, err = _cli(demo, ["--im_path", _any_image(data_dir), "--out", str(tmp_path / "drawn")] + words, capsys)
     assert code == 2 and params in _one_line(err) and "truncated or corrupt" in err
 
 
@@ -275,7 +275,7 @@ def _any_image(root):
 def test_a_checkpoint_of_another_class_count_names_both_counts(data_dir, two_epochs, tmp_path, capsys):
     import demo
     params = os.path.join(_folder(two_epochs), "SNIPER-0001.params")
-    words = ["--im_path", _any_image(data_dir), "--out", str(tmp_path / "drawn.png"), "--cfg", QUICKSTART_CFG,
+    words = ["--im_path", _any_image(data_dir), "--out", str(tmp_path / "drawn"), "--cfg", QUICKSTART_CFG,
              "--set"] + tiny_words(data_dir, two_epochs) + ["dataset.NUM_CLASSES", "4"]
     code, err = _cli(demo, words, capsys)
     line = _one_line(err)

@@ -68,7 +68,8 @@ class _EchoNet:
 
 
 def _tester_factors(scales, sizes):
-    cfg = load_config(QUICKSTART_CFG, ["TEST.SCALES", repr(scales), "TEST.VALID_RANGES", "((-1, -1), (-1, -1), (-1, -1))",
+    ranges = "((-1, -1), (-1, -1), (-1, -1))"
+    cfg = load_config(QUICKSTART_CFG, ["TEST.SCALES", repr(scales), "TEST.VALID_RANGES", ranges,
                                        "TEST.BATCH_IMAGES", "(1, 1, 1)"])
     tester = tester_module.Tester(cfg, _EchoNet(), [mx.cpu()], 2)
     records = [_record(w, h) for w, h in sizes]

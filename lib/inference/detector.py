@@ -7,7 +7,7 @@
     for name, score, (x1, y1, x2, y2) in detector.detect("data/demo/demo.jpg"):
         ...
 
-Class names come from `classes.json`, which training writes beside the checkpoints.
+Class names and the dataset's category ids come from `classes.json`, which training writes beside the checkpoints.
 """
 import json
 import logging
@@ -30,17 +30,21 @@ from lib.train.devices import parse_contexts
 log = logging.getLogger(__name__)
 
 
-def load_class_names(params_path, num_classes):
-    """Class names saved by training beside the checkpoint (`classes.json`), else 'class <k>'."""
+def load_classes(params_path, num_classes):
+    """(class names, category ids) saved by training beside the checkpoint (`classes.json`), else ('class <k>', k).
+
+    Entry 0 is the background (category id None).
+    """
     path = os.path.join(os.path.dirname(os.path.abspath(params_path)), CLASSES_FILE)
     if os.path.exists(path):
         with open(path) as f:
-            names = json.load(f)["class_names"]
+            saved = json.load(f)
+        names = saved["class_names"]
         if len(names) == num_classes:
-            return names
+            return names, saved.get("category_ids") or [None] + list(range(1, num_classes))
         log.warning("%s lists %d classes but the network has %d: using generic names", path, len(names),
                     num_classes)
-    return ["__background__"] + ["class %d" % k for k in range(1, num_classes)]
+    return ["__background__"] + ["class %d" % k for k in range(1, num_classes)], [None] + list(range(1, num_classes))
 
 
 class Detector:
@@ -51,7 +55,9 @@ class Detector:
         self.contexts = contexts or parse_contexts(cfg.gpus)[:1]
         self.net = build_test_network(cfg, params_path, self.contexts)
         num_classes = cfg.dataset.NUM_CLASSES
-        self.class_names = class_names or load_class_names(params_path, num_classes)
+        self.class_names, self.category_ids = load_classes(params_path, num_classes)
+        if class_names:
+            self.class_names, self.category_ids = class_names, [None] + list(range(1, num_classes))
         self.tester = Tester(cfg, self.net, self.contexts, num_classes)
 
     def detect_raw(self, image):
