@@ -60,7 +60,7 @@ def run(cfg, epoch=None, contexts=None):
              len(dataset.records) / max(total_s, 1e-9), len(per_scale), 100 * (1 - forward_s / max(total_s, 1e-9)))
     results_dir = os.path.join(folder, "results")
     evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set,
-                                     voc=cfg.dataset.dataset == "PascalVOC", max_per_image=cfg.TEST.MAX_PER_IMAGE)
+                                     voc=cfg.dataset.dataset == "PascalVOC", eval_max_dets=cfg.TEST.EVAL_MAX_DETS)
     return evaluation if evaluation is not None else results_file(results_dir, cfg.dataset.test_image_set)
 
 

@@ -146,6 +146,9 @@ DEFAULTS = {
         "max_per_image": 300,
         "test_epoch": 0,
         "MAX_PER_IMAGE": 100,
+        # (new) COCOeval's last maxDets (1, 10, N): COCO's 100 gives the paper's numbers (its configs cap the tester
+        # at 200 per image); a dense scene sets its TEST.MAX_PER_IMAGE so that every kept detection counts
+        "EVAL_MAX_DETS": 100,
         "SCALES": ((1400, 2000), (800, 1280), (480, 512)),
         "CONCURRENT_JOBS": 1,
         "VALID_RANGES": ((-1, 90), (32, 180), (75, -1)),

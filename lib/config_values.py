@@ -51,6 +51,8 @@ def _check_ranges(cfg):
         raise _bad("TRAIN.lr_factor", cfg.TRAIN.lr_factor, "must be positive")
     if cfg.dataset.NUM_CLASSES < 2:
         raise _bad("dataset.NUM_CLASSES", cfg.dataset.NUM_CLASSES, "counts the background: at least 2")
+    if cfg.TEST.EVAL_MAX_DETS <= 10:
+        raise _bad("TEST.EVAL_MAX_DETS", cfg.TEST.EVAL_MAX_DETS, "COCOeval's maxDets are 1, 10 and this: above 10")
     if cfg.TRAIN.end_epoch < cfg.TRAIN.begin_epoch:
         raise _bad("TRAIN.end_epoch", cfg.TRAIN.end_epoch,
                    "must not be below TRAIN.begin_epoch = %d" % cfg.TRAIN.begin_epoch)

@@ -1,17 +1,22 @@
-"""COCOeval's maxDets follow TEST.MAX_PER_IMAGE (dense scenes), and COCO's defaults give pycocotools' numbers."""
+"""COCOeval's last maxDets is TEST.EVAL_MAX_DETS (new): COCO's 100 by default, paper configs included (they cap the
+tester at 200 but their numbers are COCO's maxDets 100); a dense scene raises it. COCO's defaults give
+pycocotools' own numbers."""
 import contextlib
 import io
 import json
+import os
 
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from lib.config import ConfigError, load_config
 from lib.dataset.roidb import Dataset, ImageRecord
 from lib.inference.coco_results import coco_results
 from lib.inference.evaluate import (METRIC_NAMES, coco_evaluate, evaluate_detections, format_summary, max_dets_for,
                                     summary_stats)
+from train_helpers import ROOT
 
 N_TREES = 150  # one dense image: 150 gt boxes of 20 x 20 px (COCO "small": area 400 < 32^2) on a 15 x 10 grid
 
@@ -37,10 +42,15 @@ def _exact_detections():
     return [[np.zeros((0, 5), np.float32), np.array(rows, np.float32)]]
 
 
-def test_max_dets_follow_the_cap_above_100_only():
-    assert max_dets_for(100) == (1, 10, 100)
-    assert max_dets_for(50) == (1, 10, 100)  # below COCO's 100 nothing changes
-    assert max_dets_for(300) == (1, 10, 300)
+def test_max_dets_key_default_paper_configs_and_bad_values():
+    assert max_dets_for(100) == (1, 10, 100) and max_dets_for(300) == (1, 10, 300)
+    paper = load_config(os.path.join(ROOT, "configs/faster/sniper_res101_e2e.yml"))
+    assert paper.TEST.MAX_PER_IMAGE == 200 and paper.TEST.EVAL_MAX_DETS == 100  # the paper's evaluation
+    assert load_config(None, ["TEST.EVAL_MAX_DETS", "400"]).TEST.EVAL_MAX_DETS == 400
+    with pytest.raises(ConfigError, match="TEST.EVAL_MAX_DETS"):
+        load_config(None, ["TEST.EVAL_MAX_DETS", "10"])
+    with pytest.raises(ValueError, match="above 10"):
+        max_dets_for(5)
 
 
 def test_default_max_dets_cap_recall_of_a_dense_image_at_100(tmp_path):
@@ -57,10 +67,10 @@ def test_default_max_dets_cap_recall_of_a_dense_image_at_100(tmp_path):
     assert m["APs"] == pytest.approx(67 / 101) and m["APm"] == -1.0 and m["APl"] == -1.0
 
 
-def test_max_per_image_300_counts_every_detection(tmp_path):
+def test_eval_max_dets_300_counts_every_detection(tmp_path):
     dataset = _dense_dataset(tmp_path)
     evaluation = evaluate_detections(_exact_detections(), dataset, str(tmp_path / "results"), "dense_val",
-                                     max_per_image=300)
+                                     eval_max_dets=300)
     m = evaluation["metrics"]
     assert evaluation["max_dets"] == [1, 10, 300]
     assert list(m) == ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR300", "ARs", "ARm", "ARl"]

@@ -3,7 +3,8 @@
 `evaluate_detections` is the tester's last step: write the results json; if the dataset has annotations, run
 COCOeval (bbox), log the summary table and per-class AP, and save them next to the results as
 `detections_<image set>_metrics.json`; without annotations (test-dev style) only the json is written. COCOeval's
-maxDets are COCO's (1, 10, 100), the last raised to TEST.MAX_PER_IMAGE when that is larger; the table and the
+maxDets are (1, 10, TEST.EVAL_MAX_DETS): COCO's (1, 10, 100) by default, as the paper's numbers (its configs cap
+the tester at 200 per image); a dense scene raises the last one to its TEST.MAX_PER_IMAGE. The table and the
 metrics name it ("AR300", key "max_dets"). A Pascal
 VOC set also gets its VOC results files and the VOC AP (`voc_evaluate`), under the key "voc" of the metrics.
 """
@@ -27,10 +28,11 @@ log = logging.getLogger(__name__)
 COCO_MAX_DETS = (1, 10, 100)  # pycocotools' default COCOeval params.maxDets
 
 
-def max_dets_for(max_per_image):
-    """COCOeval's maxDets for a tester capped at `max_per_image` (TEST.MAX_PER_IMAGE) detections per image:
-    COCO's (1, 10, 100), the last raised to the cap when it is larger (dense scenes hold more than 100 objects)."""
-    return COCO_MAX_DETS[:2] + (max(COCO_MAX_DETS[2], int(max_per_image)),)
+def max_dets_for(eval_max_dets):
+    """COCOeval's maxDets with the last one set by TEST.EVAL_MAX_DETS: (1, 10, N); N = 100 is COCO's own."""
+    if int(eval_max_dets) <= COCO_MAX_DETS[1]:
+        raise ValueError("TEST.EVAL_MAX_DETS must be above %d, got %r" % (COCO_MAX_DETS[1], eval_max_dets))
+    return COCO_MAX_DETS[:2] + (int(eval_max_dets),)
 
 
 def metric_names(max_dets=COCO_MAX_DETS):
@@ -126,7 +128,7 @@ def coco_evaluate(results, annotation_file, class_names, category_ids, *, max_de
     """COCOeval (bbox) of result dicts against a COCO gt json.
 
     class_names, category_ids: the dataset's, indexed by contiguous id (entry 0 = background, skipped).
-    max_dets: COCOeval's maxDets, three increasing counts (`max_dets_for(TEST.MAX_PER_IMAGE)`).
+    max_dets: COCOeval's maxDets, three increasing counts (`max_dets_for(TEST.EVAL_MAX_DETS)`).
     Returns {"metrics": {name: value} for `metric_names(max_dets)`, "max_dets": [m1, m2, M],
     "per_class_ap": {class name: AP at maxDets M}}; values are -1 where COCO defines nothing (no gts in an area
     range).
@@ -205,11 +207,11 @@ def format_voc_summary(voc):
     return "\n".join(lines)
 
 
-def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, max_per_image=100):
+def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, eval_max_dets=100):
     """Write `<results_dir>/detections_<image_set>_results.json`; evaluate it when the dataset has annotations.
 
-    detections: dets[image][cls] (n, 5) in dataset.records order. max_per_image: TEST.MAX_PER_IMAGE, which sets
-    COCOeval's last maxDets when above 100 (`max_dets_for`). voc: a Pascal VOC set, also written as VOC
+    detections: dets[image][cls] (n, 5) in dataset.records order. eval_max_dets: TEST.EVAL_MAX_DETS, COCOeval's
+    last maxDets (`max_dets_for`). voc: a Pascal VOC set, also written as VOC
     results files and evaluated with the VOC AP (key "voc"). Returns the evaluation dict (see `coco_evaluate`),
     or None for a set without annotations.
     """
@@ -220,7 +222,7 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
                  dataset.name, path)
         return None
     evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names, dataset.category_ids,
-                               max_dets=max_dets_for(max_per_image))
+                               max_dets=max_dets_for(eval_max_dets))
     log.info("COCO bbox evaluation of %s:\n%s", dataset.name, format_summary(evaluation))
     if voc:
         evaluation["voc"] = voc_evaluate(detections, dataset, image_set=image_set, results_dir=results_dir)
