@@ -30,8 +30,8 @@ RUN_FILES = ("metrics.jsonl", "loss_curve.png", CLASSES_FILE, CONFIG_FILE)
 # keys a resumed run may change: they do not change what is trained
 FREE_KEYS = {"_cfg_file", "output_path", "proposal_path", "MXNET_VERSION", "gpus", "dataset.root_path",
              "dataset.dataset_path", "dataset.test_image_set", "TRAIN.DISPLAY", "TRAIN.NUM_PROCESS",
-             "TRAIN.NUM_THREAD", "TRAIN.RESUME", "TRAIN.end_epoch", "TRAIN.MAX_ITERATIONS", "TRAIN.CHECKPOINT_ITERS",
-             "TRAIN.visualization_path", "TRAIN.visualization_freq"}
+             "TRAIN.NUM_THREAD", "TRAIN.LOADER_TIMEOUT", "TRAIN.RESUME", "TRAIN.end_epoch", "TRAIN.MAX_ITERATIONS",
+             "TRAIN.CHECKPOINT_ITERS", "TRAIN.visualization_path", "TRAIN.visualization_freq"}
 FREE_SECTIONS = ("TEST.",)
 
 
