@@ -124,6 +124,22 @@ def test_stale_temporary_files_are_removed_at_the_next_start(data_dir, tmp_path)
 
 # ---------------------------------------------------------------- signals
 
+def test_a_signal_inside_a_step_waits_for_its_end_and_a_second_one_is_folded():
+    from lib.train.signals import InterruptGuard, Interrupted
+    finished = []
+    with InterruptGuard() as guard:
+        with pytest.raises(Interrupted) as stopped:
+            with guard.deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGHUP)
+                finished.append("step")  # the handler ran above and did not tear the block
+        with guard.ignored():  # the checkpoint on the way out
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append("checkpoint")
+    assert finished == ["step", "checkpoint"] and stopped.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the previous handlers are back
+
+
 def _descendants(pid):
     """pids of every live process below `pid`."""
     parents = {}
