@@ -25,6 +25,9 @@ DEFAULTS = {
         "BACKBONE": "resnet101",  # (new) resnet101 | resnet50 | mobilenetv2 | tiny
         "ROI_POOLING": "deformable",  # (new) deformable | roialign
         "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag
+        # (new) every backbone BN uses its pretrained statistics in training too (use_global_stats), for
+        # fine-tuning with few chips per device; efficientnet_lite0 only (False: batch statistics, as the paper)
+        "FREEZE_BN_STATS": False,
     },
     "dataset": {
         "dataset": "PascalVOC",

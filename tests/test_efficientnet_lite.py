@@ -171,3 +171,36 @@ def test_pretrained_key_loads_every_backbone_layer(tmp_path):
     saved = mx.nd.load(str(tmp_path / "efficientnet_lite0-0000.params"))
     for name in ("conv_stem_weight", "blocks11_depthwise_conv_weight", "bn1_running_var"):
         np.testing.assert_array_equal(net.collect_params()[name].data().asnumpy(), saved[name].asnumpy())
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_frozen_bn_statistics(frozen):
+    """network.FREEZE_BN_STATS: a training forward uses and keeps the running statistics (it equals the inference
+    forward); without it the batch statistics are used and the running ones move."""
+    from mxnet import autograd
+    net = EfficientNetLite0(frozen_bn=frozen, prefix="")
+    net.initialize(mx.init.Xavier())
+    stats = net.collect_params()["blocks5_bn1_running_mean"]
+    stats.set_data(mx.nd.full(stats.shape, 0.5))  # not the batch mean: the two modes must differ
+    x = mx.nd.random.uniform(0, 255, shape=(2, 3, 64, 64))
+    inference = net(x).asnumpy()
+    with autograd.record(train_mode=True):
+        out = net(x)
+    out.backward()  # MXNet moves the running statistics with the training step
+    training = out.asnumpy()
+    moved = not np.allclose(stats.data().asnumpy(), 0.5)
+    same = np.allclose(training, inference, rtol=1e-4, atol=1e-4)
+    assert (same, moved) == ((True, False) if frozen else (False, True))
+
+
+def test_frozen_bn_key_reaches_the_backbone_and_is_refused_elsewhere():
+    from lib.config import load_config
+    from lib.model.backbones import build_backbone
+    from lib.model.sniper import build_sniper
+    cfg = load_config(os.path.join(ROOT, "configs", "quickstart", "shapes_cpu.yml"))
+    cfg.network.BACKBONE, cfg.network.FREEZE_BN_STATS = "efficientnet_lite0", True
+    net = build_sniper(cfg, train=True)
+    flags = [b._kwargs["use_global_stats"] for b in net.backbone.stem if isinstance(b, mx.gluon.nn.BatchNorm)]
+    assert flags == [True]
+    with pytest.raises(ValueError, match="FREEZE_BN_STATS"):
+        build_backbone("tiny", frozen_bn=True)

@@ -73,7 +73,8 @@ class SNIPER(gluon.HybridBlock):
                              % (cfg.network.NUM_ANCHORS, anchors))
         self._train, self._stds, self._rpn_only = train, tuple(cfg.TRAIN.BBOX_STDS), rpn_only
         with self.name_scope():
-            self.backbone = build_backbone(cfg.network.BACKBONE, cfg.network.BN_MOMENTUM, dtype)
+            self.backbone = build_backbone(cfg.network.BACKBONE, cfg.network.BN_MOMENTUM, dtype,
+                                           frozen_bn=cfg.network.FREEZE_BN_STATS)
             stride = self.backbone.stride
             if stride != cfg.network.RPN_FEAT_STRIDE:
                 raise ValueError("network.RPN_FEAT_STRIDE is %d but backbone %s has stride %d"

@@ -50,8 +50,11 @@ class SamePad(gluon.HybridBlock):
 
 
 def conv_bn(prefix, bn_prefix, *, channels, in_channels, kernel, stride=1, dilation=1, groups=1,
-            relu6=True, momentum=0.99):
-    """[same pad] -> conv (no bias) -> BN -> [ReLU6] as a list of blocks; names `<prefix>weight`, `<bn_prefix>*`."""
+            relu6=True, momentum=0.99, frozen=False):
+    """[same pad] -> conv (no bias) -> BN -> [ReLU6] as a list of blocks; names `<prefix>weight`, `<bn_prefix>*`.
+
+    frozen: the BN uses its running (pretrained) statistics in training too (use_global_stats) and never updates them.
+    """
     layers = []
     if stride == 2:
         layers.append(SamePad(kernel))
@@ -60,7 +63,8 @@ def conv_bn(prefix, bn_prefix, *, channels, in_channels, kernel, stride=1, dilat
         padding = dilation * (kernel - 1) // 2
     layers.append(nn.Conv2D(channels, kernel, stride, padding, dilation, groups=groups, use_bias=False,
                             in_channels=in_channels, prefix=prefix))
-    layers.append(nn.BatchNorm(epsilon=BN_EPS, momentum=momentum, in_channels=channels, prefix=bn_prefix))
+    layers.append(nn.BatchNorm(epsilon=BN_EPS, momentum=momentum, use_global_stats=frozen, in_channels=channels,
+                               prefix=bn_prefix))
     if relu6:
         layers.append(nn.HybridLambda(lambda F, x: F.clip(x, 0, 6)))
     return layers
@@ -69,19 +73,21 @@ def conv_bn(prefix, bn_prefix, *, channels, in_channels, kernel, stride=1, dilat
 class MBConv(gluon.HybridBlock):
     """1x1 expand (unless expansion 1) -> k x k depthwise -> 1x1 linear projection (+ input when shapes match)."""
 
-    def __init__(self, index, expansion, kernel, stride, dilation, in_channels, out_channels, momentum, **kwargs):
+    def __init__(self, index, expansion, kernel, stride, dilation, in_channels, out_channels, momentum, frozen=False,
+                 **kwargs):
         super().__init__(prefix="blocks%d_" % index, **kwargs)
         mid = in_channels * expansion
         self._residual = stride == 1 and in_channels == out_channels
+        bn = dict(momentum=momentum, frozen=frozen)
         with self.name_scope():
             self.body = nn.HybridSequential(prefix="")
             if expansion != 1:
                 self.body.add(*conv_bn("expand_conv_", "bn0_", channels=mid, in_channels=in_channels,
-                                       kernel=1, momentum=momentum))
+                                       kernel=1, **bn))
             self.body.add(*conv_bn("depthwise_conv_", "bn1_", channels=mid, in_channels=mid, kernel=kernel,
-                                   stride=stride, dilation=dilation, groups=mid, momentum=momentum))
+                                   stride=stride, dilation=dilation, groups=mid, **bn))
             self.body.add(*conv_bn("project_conv_", "bn2_", channels=out_channels, in_channels=mid, kernel=1,
-                                   relu6=False, momentum=momentum))
+                                   relu6=False, **bn))
 
     def hybrid_forward(self, F, x):
         out = self.body(x)
@@ -94,21 +100,22 @@ class EfficientNetLite0(gluon.HybridBlock):
     out_channels = STAGES[4][3] + HEAD
     rpn_channels, head_channels, fc_channels = 256, 256, 512
 
-    def __init__(self, momentum=0.99, dtype="float32", dilated=True, classes=0, **kwargs):
+    def __init__(self, momentum=0.99, dtype="float32", dilated=True, classes=0, frozen_bn=False, **kwargs):
+        """frozen_bn: every BN keeps its pretrained statistics in training (network.FREEZE_BN_STATS)."""
         super().__init__(**kwargs)
         self._dtype, self._classify = dtype, classes > 0
         with self.name_scope():
             self.stem = nn.HybridSequential(prefix="")
             self.stem.add(*conv_bn("conv_stem_", "bn0_", channels=STEM, in_channels=3, kernel=3, stride=2,
-                                   momentum=momentum))
+                                   momentum=momentum, frozen=frozen_bn))
             specs = block_specs(dilated)
             self.conv4 = nn.HybridSequential(prefix="")
             self.conv5 = nn.HybridSequential(prefix="")
             for index, spec in enumerate(specs):
                 part = self.conv4 if index <= CONV4_BLOCK else self.conv5
-                part.add(MBConv(index, *spec, momentum=momentum))
+                part.add(MBConv(index, *spec, momentum=momentum, frozen=frozen_bn))
             self.conv5.add(*conv_bn("conv_head_", "bn1_", channels=HEAD, in_channels=specs[-1][-1], kernel=1,
-                                    momentum=momentum))
+                                    momentum=momentum, frozen=frozen_bn))
             if self._classify:
                 self.fc = nn.Dense(classes, in_units=HEAD, prefix="fc_")
         self.conv4.cast(dtype)
