@@ -9,11 +9,19 @@ ASSIGN_LOWER_BOUND_ALL_SCALES and a stride drawn from RNG_SEED. Negative chips n
 TRAIN.USE_NEG_CHIPS they are read from <proposal_path>/<dataset name>_rpn.pkl when it exists;
 `--synthetic-proposals N` draws N seeded ones per image instead (half jittered gts, half clutter; before an RPN
 exists). Flipped copies are left out (same statistics).
+
+`--write-config FILE` first writes a starting config for the dataset of --cfg / --set (its dataset keys, the base
+config's other values): TRAIN.SCALES (factor form), VALID_RANGES, ANCHOR_SCALES from the box-size distribution
+(lib/chips/scale_plan.py), TEST.SCALES = TRAIN.SCALES, TEST.VALID_RANGES = TRAIN's, TEST.TEST_EPOCH =
+TRAIN.end_epoch, dataset.NUM_CLASSES (and the class names of a PascalVOC set); the table then shows its chips.
 """
 import argparse
+import copy
 import logging
+import math
 import os
 import sys
+import textwrap
 
 import numpy as np
 from tqdm import tqdm
@@ -23,11 +31,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib.chips import draw_stride  # noqa: E402
 from lib.chips.stats import (box_size_percentiles, dataset_chip_stats, range_coverage,  # noqa: E402
                              suggest_valid_ranges)
+from lib.chips.scale_plan import plan_scales  # noqa: E402
 from lib.chips.synthetic import synthetic_proposals  # noqa: E402
-from lib.config import add_config_args, config_from_args  # noqa: E402
+from lib.chips.validity import box_stats  # noqa: E402
+from lib.config import ConfigError, add_config_args, config_from_args, default_config, set_key  # noqa: E402
+from lib.config_values import check_values  # noqa: E402
 from lib.dataset import DatasetError, load_dataset  # noqa: E402
+from lib.dataset.pascal_voc import voc_class_names  # noqa: E402
 from lib.dataset.proposals import load_proposals, proposal_file  # noqa: E402
-from lib.utils.atomic import atomic_write_json  # noqa: E402
+from lib.utils.atomic import atomic_write_bytes, atomic_write_json  # noqa: E402
 
 DEFAULT_CFG = "configs/quickstart/shapes_cpu.yml"
 
@@ -75,6 +87,87 @@ def collect(cfg, image_set, max_images, synthetic=0):
             "range_coverage": {k: {"per_scale": v[0], "no_scale": v[1]} for k, v in coverage.items()}}
 
 
+def _with_classes(cfg):
+    """A copy of cfg with dataset.NUM_CLASSES (and a PascalVOC set's CLASSES) taken from the data."""
+    cfg = copy.deepcopy(cfg)
+    if cfg.dataset.dataset == "PascalVOC":
+        names = voc_class_names(cfg.dataset.CLASSES, cfg.dataset.dataset_path, cfg.dataset.image_set)
+        set_key(cfg, "dataset.CLASSES", ",".join(names))
+        set_key(cfg, "dataset.NUM_CLASSES", len(names) + 1)
+    else:
+        set_key(cfg, "dataset.NUM_CLASSES",
+                load_dataset(cfg, cfg.dataset.image_set, match_num_classes=False).num_classes)
+    return cfg
+
+
+def starting_config(cfg):
+    """The config written by --write-config: cfg with the keys derived from dataset.image_set's boxes.
+
+    Returns (config, notes): notes are the figures the scales were derived from.
+    """
+    cfg = _with_classes(cfg)
+    records = load_dataset(cfg, cfg.dataset.image_set).records
+    sizes = np.concatenate([box_stats(r.boxes).a for r in records] or [np.zeros(0)])
+    if sizes.size == 0:
+        raise DatasetError("dataset %s %s has no gt boxes: the box sizes decide the scales"
+                           % (cfg.dataset.dataset, cfg.dataset.image_set))
+    plan = plan_scales(sizes, [max(r.width, r.height) for r in records], cfg.TRAIN.CHIP_SIZE,
+                       cfg.network.RPN_FEAT_STRIDE)
+    most = max(len(r.boxes) for r in records)
+    derived = {"TRAIN.SCALES": plan.scales, "TRAIN.VALID_RANGES": plan.valid_ranges,
+               "TEST.SCALES": plan.scales, "TEST.VALID_RANGES": plan.valid_ranges,
+               "network.ANCHOR_SCALES": plan.anchor_scales,
+               "network.NUM_ANCHORS": len(plan.anchor_scales) * len(cfg.network.ANCHOR_RATIOS),
+               "TEST.TEST_EPOCH": cfg.TRAIN.end_epoch, "dataset.MAX_GTS": max(cfg.dataset.MAX_GTS, most)}
+    if not isinstance(cfg.TEST.BATCH_IMAGES, int):
+        derived["TEST.BATCH_IMAGES"] = (1,) * len(plan.scales)
+    if 2 * most > cfg.TEST.MAX_PER_IMAGE:  # dense images: keep and count twice the most gts of an image
+        derived["TEST.MAX_PER_IMAGE"] = derived["TEST.EVAL_MAX_DETS"] = 100 * math.ceil(2 * most / 100)
+    for key, value in derived.items():
+        set_key(cfg, key, value)
+    check_values(cfg)
+    notes = dict(plan.notes, images=len(records), gts=int(sizes.size), most_gts_per_image=most)
+    return cfg, notes
+
+
+def _changed(tree, defaults):
+    """The keys of a config dict whose value differs from the defaults' (private '_' keys left out)."""
+    out = {}
+    for key, value in tree.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            sub = _changed(value, defaults.get(key, {}))
+            if sub:
+                out[key] = sub
+        elif value != defaults.get(key):
+            out[key] = value
+    return out
+
+
+def config_yaml(cfg, notes, base):
+    """YAML text of cfg's keys that differ from the defaults, under a header saying where the values come from."""
+    import yaml
+    header = ["Starting config written by scripts/chip_stats.py --write-config from %s (other values: %s)."
+              % (cfg.dataset.image_set, base or "the defaults"),
+              "%d images, %d gt boxes (at most %d in one image); box sqrt(area) p2 %.1f px, max %.1f px; median image "
+              "long side %.0f px." % (notes["images"], notes["gts"], notes["most_gts_per_image"],
+                                      notes["box_sqrt_area_p2"], notes["box_sqrt_area_max"],
+                                      notes["median_long_side"]),
+              "TRAIN.SCALES: factors (finest first), the last the long side in px (the whole image in one %d px chip,"
+              " factor %.3f on the median image);" % (cfg.TRAIN.CHIP_SIZE, notes["whole_image_factor"]),
+              "each factor maps one window of box sizes %s px to %.0f-%.0f px in the chip (the paper's"
+              % (notes["windows"], *notes["band_chip_px"]),
+              "middle band, scaled with the chip); VALID_RANGES (original px) are the windows widened to overlap.",
+              "TEST uses the same scales (the factor form: every image sees its training factors) and ranges;",
+              "ANCHOR_SCALES are the paper's scaled with the chip; TEST_EPOCH is the last epoch (TRAIN.end_epoch).",
+              "Check it with: python scripts/chip_stats.py --cfg <this file>."]
+    body = yaml.safe_dump(_changed(cfg.to_dict(), default_config().to_dict()), sort_keys=False,
+                          default_flow_style=None, width=118)
+    lines = textwrap.wrap(" ".join(header), width=116)
+    return "".join("# %s\n" % line for line in lines) + body
+
+
 def format_table(r):
     """The figures as a printable table."""
     rows = [("dataset", r["dataset"]), ("images / gts", "%d / %d" % (r["images"], r["gts"])),
@@ -114,13 +207,20 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the figures to this json file")
     parser.add_argument("--synthetic-proposals", type=int, default=0,
                         help="N seeded synthetic proposals per image for the negative chips (0: the proposals file)")
+    parser.add_argument("--write-config", default=None, metavar="FILE",
+                        help="write a starting config for this dataset to FILE (scales, ranges, anchors, classes)")
     args = add_config_args(parser, DEFAULT_CFG).parse_args(argv)
     cfg = config_from_args(args)
     try:
+        if args.write_config:
+            cfg, notes = starting_config(cfg)
         result = collect(cfg, args.image_set or cfg.dataset.image_set, args.max_images, args.synthetic_proposals)
-    except (DatasetError, ValueError) as err:
+    except (DatasetError, ConfigError, ValueError) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
+    if args.write_config:
+        atomic_write_bytes(args.write_config, config_yaml(cfg, notes, args.cfg).encode())
+        print("wrote %s (its chips below)" % args.write_config)
     print(format_table(result))
     if args.json:
         atomic_write_json(args.json, result)

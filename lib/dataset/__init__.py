@@ -66,11 +66,12 @@ def _voc_classes(cfg):
     return names
 
 
-def load_dataset(cfg, image_set, verify_images=False, with_masks=False):
+def load_dataset(cfg, image_set, verify_images=False, with_masks=False, match_num_classes=True):
     """The Dataset of `image_set` ("+"-joined sets merged) of cfg.dataset.dataset under cfg.dataset.dataset_path.
 
     verify_images: decode every image and check its size (slow; by default only existence is checked).
     with_masks: every set must carry instance masks (a mask head trains or tests on it).
+    match_num_classes: False skips the NUM_CLASSES check (scripts/chip_stats.py --write-config sets the key).
     Raises DatasetError when cfg.dataset.NUM_CLASSES differs from the dataset's classes + background, or
     naming the first set without masks when `with_masks`.
     """
@@ -82,7 +83,7 @@ def load_dataset(cfg, image_set, verify_images=False, with_masks=False):
     if with_masks and not all(p.has_masks for p in parts):
         raise no_masks_error(next(p for p in parts if not p.has_masks))
     dataset = parts[0] if len(parts) == 1 else merge_datasets(parts, os.path.join(cfg.dataset.root_path, "cache"))
-    if dataset.num_classes != cfg.dataset.NUM_CLASSES:
+    if match_num_classes and dataset.num_classes != cfg.dataset.NUM_CLASSES:
         raise DatasetError("config key dataset.NUM_CLASSES is %d but %s has %d classes + background = %d"
                            % (cfg.dataset.NUM_CLASSES, dataset.name, dataset.num_classes - 1, dataset.num_classes))
     return dataset
