@@ -154,7 +154,7 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
     single = read_image(paths[0]) if len(paths) == 1 else None  # a wrong image is said before the model loads
     detector = Detector(cfg, params)
     os.makedirs(out_dir, exist_ok=True)
-    done, detections, failed = [], [], []
+    done, detections, failed, drawn = [], [], [], 0
     for path in tqdm(paths, desc="demo", unit="img", disable=len(paths) == 1):
         try:
             image = single if single is not None else read_image(path)
@@ -164,6 +164,7 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
             continue
         dets = detector.detect_raw(image)
         shown = _draw(detector, image, dets, picture_path(out_dir, path), thresh)
+        drawn += len(shown)
         done.append((path, image.shape[1], image.shape[0]))
         detections.append(dets)
         if len(paths) == 1:
@@ -171,8 +172,11 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
                 log.info("%-12s %.3f  [%.0f, %.0f, %.0f, %.0f]", detector.class_names[c], score, *box)
     result = json_path(out_dir, im_path)
     atomic_write_json(result, coco_output(done, detections, detector.class_names, detector.category_ids))
-    log.info("%d image(s) drawn (detections >= %.2f) in %s; all detections in %s", len(done), thresh, out_dir,
-             result)
+    log.info("%d image(s), %d detections >= %.2f drawn in %s; all detections in %s", len(done), drawn, thresh,
+             out_dir, result)
+    best = max((float(d[:, 4].max()) for image_dets in detections for d in image_dets if len(d)), default=None)
+    if not drawn and best is not None:
+        log.warning("no detection scored >= %.2f (the best: %.3f): lower --thresh to draw more", thresh, best)
     if export:
         log.info("exported %s and %s", *detector.export(export))
     return result, failed

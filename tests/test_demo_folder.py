@@ -91,9 +91,10 @@ def test_default_output_folder_is_the_configs(trained, tmp_path, capsys, caplog)
     cfg, words = trained
     inputs = _inputs(cfg, str(tmp_path / "images"))
     before = _listing(inputs)
-    code, err = _demo(["--cfg", QUICKSTART_CFG, "--im_path", os.path.join(inputs, "first.png"), "--set"] + words,
-                      capsys, caplog)
+    code, err = _demo(["--cfg", QUICKSTART_CFG, "--im_path", os.path.join(inputs, "first.png"), "--thresh", "1.01",
+                       "--set"] + words, capsys, caplog)
     assert code == 0, err[-2000:]
+    assert "0 detections >= 1.01 drawn" in err and "no detection scored >= 1.01 (the best: 0." in err
     out = os.path.join(cfg.output_path, "shapes_cpu", "demo")
     assert sorted(os.listdir(out)) == ["first_detections.json", "first_detections.png"]
     assert _listing(inputs) == before
