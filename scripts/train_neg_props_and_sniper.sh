@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SNIPER's two stages (reference §9):
+# SNIPER's two stages (as the original's scripts/train_neg_props_and_sniper.sh):
 #   1. a short RPN-only schedule on positive chips (TRAIN.ONLY_PROPOSAL, 2 epochs by default);
 #   2. its proposals at the test scales on every training image set (main_test.py, TEST.EXTRACT_PROPOSALS);
 #   3. full SNIPER training with negative chips placed by those proposals.

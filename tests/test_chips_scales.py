@@ -1,4 +1,4 @@
-"""Scale factors in the factor and the (min, max) resolution forms (reference §3.1)."""
+"""Scale factors in the factor and the (min, max) resolution forms (the original's chip worker rule)."""
 import pytest
 
 from lib.chips.scales import is_resolution_form, scale_factor, scale_factors, scaled_size

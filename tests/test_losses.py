@@ -1,4 +1,4 @@
-"""SNIPER losses on hand-computed inputs (reference §5.2-5.3 normalisations)."""
+"""SNIPER losses on hand-computed inputs (the normalisations of the original's symbols/faster/resnet_mx_101_e2e.py)."""
 import mxnet as mx
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Per-image chips (reference §3.2 `chip_extractor` and §3.3 `box_assigner`) and per-epoch negative sampling.
+"""Per-image chips (the original's `chip_worker.chip_extractor` and `box_assigner`, lib/data_utils/data_workers.py
+there; docs/design.md, "Positive chips" and "Which gts are valid in which chip") and per-epoch negative sampling.
 
     chips = sample_chips(640, 480, gt_boxes, (3.0, 1.667, 512.0), ((-1, 80), (32, 150), (120, -1)),
                          proposals=proposals, rng=np.random.default_rng(3))
@@ -102,7 +103,7 @@ def positive_chips(geo, gt_boxes, all_boxes, n_gt, rng):
 
 
 def negative_chips(geo, all_boxes, n_gt, covered, rng):
-    """Negative chips placed by the assignable boxes left uncovered at each scale (reference §3.3 step 5).
+    """Negative chips placed by the assignable boxes left uncovered at each scale (the original's `box_assigner`).
 
     all_boxes: (N_all, 4) gts then proposals; covered: per scale, (N_all,) bool from `positive_chips`.
     Uncovered gts count like proposals and are listed in the chip's gt_index.

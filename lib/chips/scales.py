@@ -1,4 +1,5 @@
-"""Per-image scale factors (reference §3.1), one rule for TRAIN.SCALES and TEST.SCALES.
+"""Per-image scale factors (as the original's chip worker, lib/data_utils/data_workers.py), one rule for TRAIN.SCALES
+and TEST.SCALES.
 
 A scale list is in one of two forms, decided by the type of its first entry:
 

@@ -1,4 +1,5 @@
-"""COCO-format datasets through pycocotools, with the reference's box conversion (§4.1).
+"""COCO-format datasets through pycocotools, with the original's box conversion (lib/dataset/coco.py there: crowds
+dropped, x2 = x1 + max(0, w - 1) clipped to the image; kept as float32, not floored: README "Deviations").
 
 Instance masks: when any non-crowd annotation of the json has a `segmentation`, every record carries one segm
 per kept box (lib/dataset/segms.py; a box without one gets an empty mask); else the records' segms are None

@@ -1,4 +1,4 @@
-"""The RPN proposals file used to place negative chips (reference §3.4, §7.6).
+"""The RPN proposals file used to place negative chips (docs/design.md, "Proposals for negative mining").
 
 File `<proposal_path>/<dataset name>_rpn.pkl` (e.g. data/proposals/shapes_train_rpn.pkl): a pickled list over the
 dataset's images (unflipped, dataset order) of (N, 5) float32 arrays x1, y1, x2, y2, score in original image
