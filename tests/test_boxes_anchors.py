@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lib.data.anchors import generate_base_anchors, shifted_anchors
-from lib.utils.boxes import (bbox_overlaps, bbox_pred, bbox_transform, clip_boxes, containment, flip_boxes,
+from lib.geometry.anchors import generate_base_anchors, shifted_anchors
+from lib.geometry.boxes import (bbox_overlaps, bbox_pred, bbox_transform, clip_boxes, containment, flip_boxes,
                              sqrt_areas_truncated)
 
 # reference §4.6: (w, h) per ratio (rows) and scale (columns) for stride 16

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lib.chips.generator import Containment, candidate_chips, containment_matrix, generate_chips, greedy_cover
-from lib.utils.boxes import containment
+from lib.geometry.boxes import containment
 
 C, S = 512, 56
 

@@ -6,7 +6,7 @@ from lib.chips import draw_stride, sample_chips, sample_negatives
 from lib.chips.generator import containment_matrix
 from lib.chips.sampler import ImageScales, negative_chips
 from lib.chips.validity import assign_to_chips, box_stats, chip_mask
-from lib.utils.boxes import containment
+from lib.geometry.boxes import containment
 
 SCALES = (3.0, 1.667, 512.0)
 RANGES = ((-1, 80), (32, 150), (120, -1))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from lib.data.anchor_targets import anchor_grid, anchor_targets, label_anchors, sample_labels
-from lib.utils.boxes import bbox_overlaps, bbox_transform
+from lib.geometry.boxes import bbox_overlaps, bbox_transform
 from loader_helpers import paper_cfg
 
 SCALES, RATIOS = (2, 4, 7, 10, 13, 16, 24), (0.5, 1, 2)

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from lib.inference.detections import decode_image, empty_image
-from lib.inference.merge import cap_per_image, filter_valid_range, merge_scales, valid_range_mask
-from lib.inference.nms import NMSParams
+from lib.geometry.boxes import tester_valid_range_mask as valid_range_mask
+from lib.inference.merge import cap_per_image, filter_valid_range, merge_scales
+from lib.specs import NMSSpec
 
-SOFT = NMSParams("gaussian", 0.55, 0.3, 1e-3)
+SOFT = NMSSpec("gaussian", 0.55, 0.3, 1e-3, max_per_image=100)
+SOFT_UNCAPPED = NMSSpec("gaussian", 0.55, 0.3, 1e-3, max_per_image=0)
 
 
 def _square(x, side, score):
@@ -46,7 +48,7 @@ def test_merge_scales_filters_each_scale_by_its_own_range():
     small, large = _square(0, 40, 0.9), _square(200, 300, 0.8)
     fine = [[empty_image(2)[0], np.array([small, large], np.float32)]]
     coarse = [[empty_image(2)[0], np.array([[1, 1, 41, 41, 0.7], [201, 201, 501, 501, 0.95]], np.float32)]]
-    out = merge_scales([fine, coarse], [(-1, 90), (75, -1)], SOFT, max_per_image=100)
+    out = merge_scales([fine, coarse], [(-1, 90), (75, -1)], SOFT)
     np.testing.assert_allclose(out[0][1], [[201, 201, 501, 501, 0.95], small], rtol=1e-6)
     assert out[0][0].shape == (0, 5) and out[0][1].dtype == np.float32
 
@@ -55,17 +57,17 @@ def test_merge_scales_soft_nms_across_scales():
     # The same object found at two scales, both in range: the weaker copy is decayed by exp(-IoU^2/0.55).
     a, b = [0, 0, 99, 99, 0.9], [0, 0, 99, 89, 0.6]  # IoU = 9000 / 10000
     per_scale = [[[empty_image(2)[0], np.array([a], np.float32)]], [[empty_image(2)[0], np.array([b], np.float32)]]]
-    out = merge_scales(per_scale, [(-1, -1), (-1, -1)], SOFT, max_per_image=0)
+    out = merge_scales(per_scale, [(-1, -1), (-1, -1)], SOFT_UNCAPPED)
     np.testing.assert_allclose(out[0][1][:, 4], [0.9, 0.6 * math.exp(-0.81 / 0.55)], rtol=1e-6)
-    hard = merge_scales(per_scale, [(-1, -1), (-1, -1)], NMSParams("hard", 0.55, 0.5, 1e-3), max_per_image=0)
+    hard = merge_scales(per_scale, [(-1, -1), (-1, -1)], NMSSpec("hard", 0.55, 0.5, 1e-3, max_per_image=0))
     np.testing.assert_allclose(hard[0][1], [a])
 
 
 def test_merge_scales_checks_lengths():
     with pytest.raises(ValueError, match="VALID_RANGES"):
-        merge_scales([[empty_image(2)]], [(-1, -1), (-1, -1)], SOFT, 10)
+        merge_scales([[empty_image(2)]], [(-1, -1), (-1, -1)], SOFT)
     with pytest.raises(ValueError, match="numbers of images"):
-        merge_scales([[empty_image(2)], []], [(-1, -1), (-1, -1)], SOFT, 10)
+        merge_scales([[empty_image(2)], []], [(-1, -1), (-1, -1)], SOFT)
 
 
 def test_cap_per_image_keeps_ties_as_reference():

@@ -3,11 +3,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from lib.data.anchors import generate_base_anchors, shifted_anchors
+from lib.geometry.anchors import generate_base_anchors, shifted_anchors
 from lib.model.losses import LOSS_OUTPUTS, build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper, trainable_params
 from lib.model.sniper import TrainOutput, build_sniper
-from lib.utils.boxes import bbox_overlaps, bbox_transform
+from lib.geometry.boxes import bbox_overlaps, bbox_transform
 from tests.model_utils import model_config, synthetic_batch
 
 CHIP = 128

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lib.config import default_config
-from lib.inference.nms import NMSParams, nms, soft_nms, suppress
+from lib.inference.nms import nms, soft_nms, suppress
+from lib.specs import NMSSpec
 
 
 def _cython_soft_nms(dets, sigma, nt, threshold, method):
@@ -119,14 +120,14 @@ def test_suppress_returns_dets_in_every_mode():
     dets = [[0, 0, 9, 9, 0.9], [0, 1, 9, 10, 0.85], [50, 50, 59, 59, 0.5]]
     cfg = default_config()
     cfg.TEST.NMS = 0.3  # reference threshold mode: returned indices at HEAD, detections here
-    hard = suppress(dets, cfg)
+    hard = suppress(dets, NMSSpec.from_config(cfg))
     np.testing.assert_allclose(hard, [[0, 0, 9, 9, 0.9], [50, 50, 59, 59, 0.5]])
     cfg.TEST.NMS, cfg.TEST.NMS_SIGMA = -1, 0.55
-    assert NMSParams.from_config(cfg).method == "gaussian"
-    soft = suppress(dets, cfg)
+    assert NMSSpec.from_config(cfg).method == "gaussian"
+    soft = suppress(dets, NMSSpec.from_config(cfg))
     assert soft.shape == (3, 5) and soft[1, 4] < 0.85
     cfg.TEST.NMS_METHOD = "linear"
-    assert NMSParams.from_config(cfg) == NMSParams("linear", 0.55, 0.3, 1e-3)
+    assert NMSSpec.from_config(cfg) == NMSSpec("linear", 0.55, 0.3, 1e-3, max_per_image=100)
     cfg.TEST.NMS_METHOD = "soft"
     with pytest.raises(ValueError, match="TEST.NMS_METHOD"):
-        suppress(dets, cfg)
+        NMSSpec.from_config(cfg)

@@ -49,7 +49,7 @@ def test_rpn_tie_at_iou_zero_cannot_fire_with_paper_anchors():
     # least 10 px (+1) and clipped into the 512 canvas, and the paper anchors tile it, so every such gt has a
     # best IoU > 0: the two rules label the same anchors.
     from lib.data.anchor_targets import anchor_grid
-    from lib.utils.boxes import bbox_overlaps
+    from lib.geometry.boxes import bbox_overlaps
     cfg = load_config(PAPER[0])
     anchors, inside, *_ = anchor_grid(512, cfg.network.RPN_FEAT_STRIDE, tuple(cfg.network.ANCHOR_SCALES),
                                       tuple(cfg.network.ANCHOR_RATIOS))

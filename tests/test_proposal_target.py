@@ -4,7 +4,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from lib.data.anchors import generate_base_anchors
+from lib.geometry.anchors import generate_base_anchors
 from lib.model.proposal_target import ProposalTarget
 
 SCALES, RATIOS, A, GRID, CHIP = (2, 4, 7, 10, 13, 16, 24), (0.5, 1, 2), 21, 4, 64

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.utils.boxes import containment, sqrt_areas_truncated
+from lib.geometry.boxes import containment, sqrt_areas_truncated
 
 # A negative chip is kept when it places more than this many boxes (reference §3.3 step 5).
 NEG_MIN_BOXES_FINEST = 25

@@ -8,8 +8,8 @@ import functools
 
 import numpy as np
 
-from lib.data.anchors import generate_base_anchors, shifted_anchors
-from lib.utils.boxes import bbox_overlaps, bbox_transform
+from lib.geometry.anchors import generate_base_anchors, position_major_to_maps, shifted_anchors
+from lib.geometry.boxes import bbox_overlaps, bbox_transform
 
 ALLOWED_BORDER = 32  # anchors may stick out of the canvas by this many px
 INVALID_IGNORE_IOU = 0.3  # anchors overlapping an invalid gt more than this are ignored (reference constant)
@@ -101,7 +101,7 @@ def anchor_targets(valid_gts, invalid_gts, cfg, rng, chip_size=None):
         targets[inside[positive]] = bbox_transform(anchors[inside[positive]], valid_gts[argmax[positive]])
         weights[inside[positive]] = 1.0
     return {
-        "rpn_label": all_labels.reshape(fh, fw, num_anchors).transpose(2, 0, 1).reshape(-1),
-        "rpn_bbox_target": targets.reshape(fh, fw, 4 * num_anchors).transpose(2, 0, 1).copy(),
-        "rpn_bbox_weight": weights.reshape(fh, fw, 4 * num_anchors).transpose(2, 0, 1).copy(),
+        "rpn_label": position_major_to_maps(all_labels, fh, fw).reshape(-1),
+        "rpn_bbox_target": position_major_to_maps(targets, fh, fw),
+        "rpn_bbox_weight": position_major_to_maps(weights, fh, fw),
     }

@@ -25,7 +25,7 @@ from lib.chips import draw_stride, sample_chips, sample_negatives
 from lib.chips.full_image import sample_full_image
 from lib.config import ConfigError
 from lib.dataset.errors import DatasetError
-from lib.utils.boxes import box_areas
+from lib.geometry.boxes import box_areas
 
 logger = logging.getLogger(__name__)
 

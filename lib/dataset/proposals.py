@@ -17,7 +17,7 @@ import pickle
 import numpy as np
 
 from lib.dataset.errors import DatasetError
-from lib.inference.nms import nms
+from lib.geometry.nms import nms
 from lib.utils.atomic import atomic_write_pickle, remove_stale_tmp
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import numpy as np
 
 from lib.dataset.errors import DatasetError
 from lib.dataset.segms import flip_segm
-from lib.utils.boxes import flip_boxes
+from lib.geometry.boxes import flip_boxes
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Summary statistics of a loaded Dataset (sizes of images and boxes, class counts), for scripts and tests."""
 import numpy as np
 
-from lib.utils.boxes import box_areas
+from lib.geometry.boxes import box_areas
 
 PERCENTILES = (5, 25, 50, 75, 95)
 

@@ -10,7 +10,7 @@ detections and the merged final detections have the same layout.
 """
 import numpy as np
 
-from lib.utils.boxes import bbox_pred, clip_boxes
+from lib.geometry.boxes import bbox_pred, clip_boxes
 
 
 def empty_image(num_classes):

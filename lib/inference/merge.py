@@ -1,4 +1,4 @@
-"""Aggregation across test scales (reference §7.4): valid-range filter, NMS per (image, class), per-image cap.
+"""Aggregation across test scales (the original tester's per-scale valid ranges and soft-NMS): valid-range filter, NMS per (image, class), per-image cap.
 
 All detections use the layout of `lib.inference.detections`: dets[image][cls] -> (n, 5) float32.
 """
@@ -7,31 +7,15 @@ import logging
 import numpy as np
 from tqdm import tqdm
 
+from lib.geometry.boxes import tester_valid_range_mask
 from lib.inference.nms import suppress
 
 log = logging.getLogger(__name__)
 
 
-def valid_range_mask(boxes, valid_range):
-    """Which boxes a scale is trusted for. (N, 4+) original-coordinate boxes, (lo, hi) -> (N,) bool.
-
-    Area with no +1, (x2 - x1) * (y2 - y1); keep iff (lo <= 0 or area > lo^2) and (hi <= 0 or area <= hi^2):
-    strict lower bound, inclusive upper bound, a bound <= 0 meaning none.
-    """
-    boxes = np.asarray(boxes, dtype=np.float32)
-    lo, hi = valid_range
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = np.ones(len(boxes), dtype=bool)
-    if lo > 0:
-        keep &= area > lo * lo
-    if hi > 0:
-        keep &= area <= hi * hi
-    return keep
-
-
 def filter_valid_range(image_dets, valid_range):
     """One image's per-class detections (list of (n, 5)) -> the same with only the in-range rows."""
-    return [d[valid_range_mask(d, valid_range)] for d in image_dets]
+    return [d[tester_valid_range_mask(d, valid_range)] for d in image_dets]
 
 
 def cap_per_image(image_dets, max_per_image):
@@ -48,22 +32,22 @@ def cap_per_image(image_dets, max_per_image):
     return [d[d[:, 4] >= thresh] for d in image_dets]
 
 
-def merge_image(per_scale_image_dets, valid_ranges, nms_params, max_per_image):
+def merge_image(per_scale_image_dets, valid_ranges, nms_spec):
     """One image: per scale, per class (n, 5) detections -> its final per-class detections.
 
     per_scale_image_dets: list over scales (same order as valid_ranges) of lists over classes.
     Each class concatenates its in-range rows of every scale, in scale order, then `suppress` (NMS per
-    nms_params: an NMSParams or a config); then the per-image cap.
+    nms_spec, a lib.specs.NMSSpec); then the per-image cap nms_spec.max_per_image.
     """
     filtered = [filter_valid_range(dets, vr) for dets, vr in zip(per_scale_image_dets, valid_ranges)]
     merged = []
     for cls_dets in zip(*filtered):
         dets = np.concatenate(cls_dets, axis=0)
-        merged.append(suppress(dets, nms_params) if len(dets) else dets)
-    return cap_per_image(merged, max_per_image)
+        merged.append(suppress(dets, nms_spec) if len(dets) else dets)
+    return cap_per_image(merged, nms_spec.max_per_image)
 
 
-def merge_scales(per_scale_dets, valid_ranges, nms_params, max_per_image):
+def merge_scales(per_scale_dets, valid_ranges, nms_spec):
     """All images: per_scale_dets[scale][image][cls] -> final dets[image][cls] (n, 5) float32.
 
     valid_ranges: one (lo, hi) per scale (cfg.TEST.VALID_RANGES), in original-image sqrt-area pixels.
@@ -75,7 +59,7 @@ def merge_scales(per_scale_dets, valid_ranges, nms_params, max_per_image):
     if len(counts) > 1:
         raise ValueError("detections of the scales cover different numbers of images: %s" % sorted(counts))
     per_image = list(zip(*per_scale_dets))
-    final = [merge_image(image, valid_ranges, nms_params, max_per_image)
+    final = [merge_image(image, valid_ranges, nms_spec)
              for image in tqdm(per_image, desc="merge scales", unit="img", disable=len(per_image) < 500)]
     log.info("merged %d scales over %d images: %d detections", len(per_scale_dets), len(final),
              sum(len(d) for image in final for d in image))

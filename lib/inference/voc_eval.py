@@ -9,7 +9,7 @@ or the area under the precision envelope (VOC2010 on), as the original's `voc_ap
 """
 import numpy as np
 
-from lib.utils.boxes import bbox_overlaps
+from lib.geometry.boxes import bbox_overlaps
 
 AP_MODES = ("11point", "area")
 # The original's 11 recall points are np.arange(0., 1.1, 0.1): the float steps make the 4th point

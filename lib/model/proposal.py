@@ -1,4 +1,5 @@
-"""Proposal decoding and NMS in MXNet operators, and the test-time proposal layer (reference §5.6).
+"""Proposal NMS in MXNet operators and the test-time proposal layer (reference §5.6); the box geometry
+(anchors, decode, clipping) is `lib.geometry.ops`.
 
 Shared by the training proposal-target layer (`proposal_target.py`). Boxes are (x1, y1, x2, y2) inclusive
 chip pixels; anchor-major order everywhere: row a*H*W + y*W + x.
@@ -6,7 +7,8 @@ chip pixels; anchor-major order everywhere: row a*H*W + y*W + x.
 import numpy as np
 from mxnet import gluon
 
-from lib.data.anchors import generate_base_anchors
+from lib.geometry.anchors import generate_base_anchors
+from lib.geometry.ops import clip_to_images, decode, grid_anchors, split_corners
 
 
 def anchor_constant(block, stride, scales, ratios):
@@ -15,49 +17,10 @@ def anchor_constant(block, stride, scales, ratios):
     return block.params.get_constant("base_anchors", base.astype(np.float32))
 
 
-def grid_anchors(F, base, feat, stride):
-    """Base anchors (A, 4) shifted over feat's (H, W) grid -> (1, A*H*W, 4), anchor-major."""
-    xs = F.reshape(F.contrib.arange_like(feat, axis=3) * stride, (1, 1, -1))  # (1, 1, W)
-    ys = F.reshape(F.contrib.arange_like(feat, axis=2) * stride, (1, -1, 1))  # (1, H, 1)
-    grid = F.broadcast_add(xs, ys) * 0  # (1, H, W) zeros, to broadcast every coordinate to the grid
-    coords = []
-    for k, shift in enumerate((xs, ys, xs, ys)):
-        column = F.reshape(F.slice_axis(base, axis=1, begin=k, end=k + 1), (-1, 1, 1))  # (A, 1, 1)
-        coords.append(F.broadcast_add(F.broadcast_add(column, shift), grid))  # (A, H, W)
-    return F.reshape(F.stack(*coords, axis=-1), (1, -1, 4))
-
-
 def deltas_to_rows(F, bbox_pred, num_anchors):
     """(B, 4A, H, W), channel 4a + coordinate -> (B, A*H*W, 4), anchor-major."""
     x = F.reshape(bbox_pred, shape=(0, -4, num_anchors, 4, -3))  # (B, A, 4, H*W)
     return F.reshape(F.transpose(x, axes=(0, 1, 3, 2)), shape=(0, -1, 4))
-
-
-def split_corners(F, boxes):
-    """(..., 4) -> x1, y1, x2, y2, each (..., 1)."""
-    return F.split(boxes, num_outputs=4, axis=-1)
-
-
-def decode(F, anchors, deltas):
-    """Apply deltas (B, N, 4) to anchors (1, N, 4): +1 widths, x1 = cx - 0.5 (w - 1); no std scaling."""
-    ax1, ay1, ax2, ay2 = split_corners(F, anchors)
-    dx, dy, dw, dh = split_corners(F, deltas)
-    aw, ah = ax2 - ax1 + 1.0, ay2 - ay1 + 1.0
-    cx = F.broadcast_add(F.broadcast_mul(dx, aw), ax1 + 0.5 * (aw - 1.0))
-    cy = F.broadcast_add(F.broadcast_mul(dy, ah), ay1 + 0.5 * (ah - 1.0))
-    w, h = F.broadcast_mul(F.exp(dw), aw), F.broadcast_mul(F.exp(dh), ah)
-    return F.concat(cx - 0.5 * (w - 1.0), cy - 0.5 * (h - 1.0),
-                    cx + 0.5 * (w - 1.0), cy + 0.5 * (h - 1.0), dim=-1)
-
-
-def clip_to_images(F, boxes, im_info):
-    """Clip (B, N, 4) per image: x to [0, w - 1], y to [0, h - 1] with im_info (B, 3) = [h, w, scale]."""
-    h = F.reshape(F.slice_axis(im_info, axis=1, begin=0, end=1), (-1, 1, 1)) - 1.0
-    w = F.reshape(F.slice_axis(im_info, axis=1, begin=1, end=2), (-1, 1, 1)) - 1.0
-    x1, y1, x2, y2 = split_corners(F, boxes)
-    clip_x = lambda v: F.broadcast_minimum(F.relu(v), w)  # noqa: E731
-    clip_y = lambda v: F.broadcast_minimum(F.relu(v), h)  # noqa: E731
-    return F.concat(clip_x(x1), clip_y(y1), clip_x(x2), clip_y(y2), dim=-1)
 
 
 def nms_top(F, scores, boxes, threshold, pre_top_n, post_top_n, plus_one=False):

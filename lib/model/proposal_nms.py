@@ -9,16 +9,9 @@ post_top_n-th kept box; boxes with a negative score (too small or outside the va
 import mxnet as mx
 import numpy as np
 
+from lib.geometry.boxes import areas_no_plus_one, iou_fork_gpu
+
 OP_TYPE = "sniper_fork_nms"
-
-
-def _overlaps(box, boxes, area_box, areas):
-    """The op's IoU of box (4,) with boxes (M, 4) -> (M,): intersection with +1, areas (given) without."""
-    w = np.maximum(0.0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]) + 1.0)
-    h = np.maximum(0.0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]) + 1.0)
-    inter = w * h
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return inter / (area_box + areas - inter)
 
 
 def _greedy(b, threshold, post_top_n):
@@ -26,12 +19,12 @@ def _greedy(b, threshold, post_top_n):
 
     Each kept box drops the later boxes it suppresses from the candidate list (compacted every step).
     """
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    area = areas_no_plus_one(b)
     alive, keep = np.arange(len(b)), []
     while len(alive) and len(keep) < post_top_n:
         i, rest = alive[0], alive[1:]
         keep.append(i)
-        alive = rest[~(_overlaps(b[i], b[rest], area[i], area[rest]) > threshold)]
+        alive = rest[~(iou_fork_gpu(b[i], b[rest], area[i], area[rest]) > threshold)]
     return keep
 
 

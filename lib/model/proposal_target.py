@@ -16,15 +16,10 @@ areas (x2 - x1) * (y2 - y1) without +1:
 """
 from mxnet import gluon
 
-from lib.model.proposal import (anchor_constant, clip_to_images, decode, deltas_to_rows, fill_empty,
-                                grid_anchors, split_corners)
+from lib.geometry.ops import (areas_no_plus_one, clip_to_images, decode, encode_gt_centre_half_pixel, grid_anchors,
+                              iou_fork_gpu, split_corners)
+from lib.model.proposal import anchor_constant, deltas_to_rows, fill_empty
 from lib.model.proposal_nms import fork_nms_top
-
-
-def areas(F, boxes):
-    """(..., 4) -> (..., 1) areas without +1, as the op's range tests."""
-    x1, y1, x2, y2 = split_corners(F, boxes)
-    return (x2 - x1) * (y2 - y1)
 
 
 def range_bounds(F, valid_ranges):
@@ -43,7 +38,7 @@ def proposal_scores(F, cls_prob, boxes, lo2, hi2):
     """Object scores (B, N) with -1 for tiny or out-of-range boxes (B, N, 4) (steps 1-2)."""
     x1, y1, x2, y2 = split_corners(F, boxes)
     tiny = (x2 - x1 < 3) * (y2 - y1 < 3)
-    area = areas(F, boxes)
+    area = areas_no_plus_one(F, boxes)
     outside = F.broadcast_greater_equal(area, hi2) + F.broadcast_lesser(area, lo2)
     invalid = F.reshape((tiny + outside) > 0, (0, -1))
     scores = F.reshape(F.slice_axis(cls_prob, axis=1, begin=1, end=2), (0, -1))
@@ -60,41 +55,16 @@ def append_gts(F, rois, gt_boxes, lo2, hi2, max_gts):
     wanted = F.broadcast_add(index, num_gts - max_gts)  # (B, M, 1): gt index for slot i
     select = F.broadcast_equal(wanted, F.reshape(index, (1, 1, -1)))  # (B, M, M)
     gathered = F.slice_axis(F.batch_dot(select, gt_boxes), axis=2, begin=0, end=4)  # (B, M, 4)
-    use = F.sum(select, axis=2, keepdims=True) * in_range(F, areas(F, gathered), lo2, hi2)
+    use = F.sum(select, axis=2, keepdims=True) * in_range(F, areas_no_plus_one(F, gathered), lo2, hi2)
     tail = F.slice_axis(rois, axis=1, begin=-max_gts, end=None)
     tail = F.where(F.broadcast_like(use, tail) > 0, gathered, tail)
     return F.concat(F.slice_axis(rois, axis=1, begin=0, end=-max_gts), tail, dim=1)
 
 
-def overlaps(F, rois, gts):
-    """The op's IoU: (B, R, 4), (B, M, 4) -> (B, R, M); intersection with +1, areas without +1."""
-    rx1, ry1, rx2, ry2 = split_corners(F, rois)  # (B, R, 1)
-    gx1, gy1, gx2, gy2 = [F.transpose(c, axes=(0, 2, 1)) for c in split_corners(F, gts)]  # (B, 1, M)
-    iw = F.relu(F.broadcast_minimum(rx2, gx2) - F.broadcast_maximum(rx1, gx1) + 1.0)
-    ih = F.relu(F.broadcast_minimum(ry2, gy2) - F.broadcast_maximum(ry1, gy1) + 1.0)
-    inter = iw * ih
-    union = F.broadcast_add((rx2 - rx1) * (ry2 - ry1), (gx2 - gx1) * (gy2 - gy1)) - inter
-    return inter / F.maximum(union, 1e-6)
-
-
-def encode(F, rois, gts, stds):
-    """Regression targets (B, R, 4) of gts against rois, divided by stds (step 6).
-
-    Roi centre px1 + 0.5 (pw - 1), but gt centre gx1 + 0.5 gw: the original op's half-pixel quirk.
-    """
-    px1, py1, px2, py2 = split_corners(F, rois)
-    gx1, gy1, gx2, gy2 = split_corners(F, gts)
-    pw, ph, gw, gh = px2 - px1 + 1.0, py2 - py1 + 1.0, gx2 - gx1 + 1.0, gy2 - gy1 + 1.0
-    dx = (gx1 + 0.5 * gw - (px1 + 0.5 * (pw - 1.0))) / (pw + 1e-7)
-    dy = (gy1 + 0.5 * gh - (py1 + 0.5 * (ph - 1.0))) / (ph + 1e-7)
-    dw, dh = F.log(gw / (pw + 1e-7)), F.log(gh / (ph + 1e-7))
-    return F.concat(dx / stds[0], dy / stds[1], dw / stds[2], dh / stds[3], dim=-1)
-
-
 def assign(F, rois, gt_boxes, lo2, hi2, *, max_gts, fg_thresh, stds, ignore_outside_range):
     """Step 5-6: rois (B, R, 4), gt_boxes (B, M, 5) -> labels (B, R), targets (B, R, 4), weights (B, R, 4)."""
     gt_cls = F.slice_axis(gt_boxes, axis=2, begin=4, end=5)  # (B, M, 1)
-    iou = overlaps(F, rois, F.slice_axis(gt_boxes, axis=2, begin=0, end=4))
+    iou = iou_fork_gpu(F, rois, F.slice_axis(gt_boxes, axis=2, begin=0, end=4))
     is_gt = F.transpose(gt_cls != -1, axes=(0, 2, 1))  # (B, 1, M)
     iou = F.where(F.broadcast_like(is_gt, iou), iou, F.ones_like(iou) * -1.0)
     best = F.one_hot(F.argmax(iou, axis=2), depth=max_gts)  # (B, R, M)
@@ -102,11 +72,13 @@ def assign(F, rois, gt_boxes, lo2, hi2, *, max_gts, fg_thresh, stds, ignore_outs
     fg = F.max(iou, axis=2, keepdims=True) > fg_thresh  # (B, R, 1)
     labels = F.where(fg, F.slice_axis(matched, axis=2, begin=4, end=5), F.zeros_like(fg))
     if ignore_outside_range:
-        keep = in_range(F, areas(F, rois), lo2, hi2)
+        keep = in_range(F, areas_no_plus_one(F, rois), lo2, hi2)
         labels, fg = F.where(keep, labels, F.ones_like(labels) * -1.0), fg * keep
     labels = F.reshape(labels, (0, -1))
     weights = F.broadcast_like(fg, rois)
-    targets = encode(F, rois, F.slice_axis(matched, axis=2, begin=0, end=4), stds) * weights
+    matched_boxes = F.slice_axis(matched, axis=2, begin=0, end=4)
+    dx, dy, dw, dh = split_corners(F, encode_gt_centre_half_pixel(F, rois, matched_boxes))
+    targets = F.concat(dx / stds[0], dy / stds[1], dw / stds[2], dh / stds[3], dim=-1) * weights
     return labels, targets, weights
 
 

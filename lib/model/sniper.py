@@ -24,7 +24,7 @@ Test forward: net(data, im_info), im_info per image (the tester may pad a batch 
       rois       (B, R, 4)  chip (resized-image) pixels, R = TEST.RPN_POST_NMS_TOP_N
       roi_scores (B, R)     RPN object probability (0 for filler slots)
       cls_prob   (B, R, K)  softmax
-      bbox_deltas (B, R, 4) already multiplied by BBOX_STDS: `lib.utils.boxes.bbox_pred(rois, deltas)`
+      bbox_deltas (B, R, 4) already multiplied by BBOX_STDS: `lib.geometry.boxes.bbox_pred(rois, deltas)`
                             decodes them
 Parameter names follow the original symbol (`conv0_weight`, `rpn_conv_3x3_bias`, `fc_new_1_weight`, ...).
 """

@@ -1,7 +1,7 @@
 """The test side's specs: the scale pyramid (TestPyramidSpec) and the duplicate suppression (NMSSpec)."""
 from dataclasses import dataclass
 
-METHODS = ("gaussian", "linear", "hard")
+from lib.geometry.nms import METHODS
 
 
 def _pairs(values):

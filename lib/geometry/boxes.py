@@ -1,7 +1,9 @@
-"""Box math in numpy with the reference's inclusive-pixel (+1) convention.
+"""Box math in numpy; `lib.geometry.ops` is the same in MXNet operators.
 
-Boxes are rows (x1, y1, x2, y2) with inclusive pixel coordinates, so a box's width is x2 - x1 + 1.
-Nothing here imports MXNet.
+Boxes are rows (x1, y1, x2, y2) with inclusive pixel coordinates, so a box's width is x2 - x1 + 1 (the
+original's convention for IoU, NMS and the box coder). The original's places without +1 keep their own
+function, named for it: `areas_no_plus_one` (range tests), `iou_fork_gpu` (the fork's training NMS),
+`sqrt_areas_truncated` (the chip engine's box scale). Nothing here imports MXNet.
 """
 import numpy as np
 
@@ -18,6 +20,12 @@ def box_areas(boxes):
     return w * h
 
 
+def areas_no_plus_one(boxes):
+    """(N, 4) -> (N,) (x2 - x1) * (y2 - y1): the area of the original's valid-range tests (tester, proposal op)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
 def _intersections(a, b):
     """(N, 4), (K, 4) -> (N, K) intersection areas with the +1 convention (0 where disjoint)."""
     a = np.asarray(a, dtype=np.float64)
@@ -32,6 +40,16 @@ def bbox_overlaps(a, b):
     inter = _intersections(a, b)
     union = box_areas(a)[:, None] + box_areas(b)[None, :] - inter
     return inter / np.maximum(union, 1e-12)
+
+
+def iou_fork_gpu(box, boxes, area_box, areas):
+    """The fork's training-NMS IoU of box (4,) with boxes (M, 4) -> (M,): intersection with +1, the areas
+    (given, from `areas_no_plus_one`) without (src/operator/multi_proposal_target.cu, NonMaximumSuppression)."""
+    w = np.maximum(0.0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]) + 1.0)
+    h = np.maximum(0.0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]) + 1.0)
+    inter = w * h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / (area_box + areas - inter)
 
 
 def containment(boxes, regions):
@@ -96,3 +114,20 @@ def sqrt_areas_truncated(boxes):
     w = np.trunc(boxes[:, 2] - boxes[:, 0])
     h = np.trunc(boxes[:, 3] - boxes[:, 1])
     return np.sqrt(np.clip(w * h, 0, None)), w, h
+
+
+def tester_valid_range_mask(boxes, valid_range):
+    """Which detections a test scale is trusted for. (N, 4+) original-coordinate boxes, (lo, hi) -> (N,) bool.
+
+    The tester's rule: area without +1 (`areas_no_plus_one`, in float32); keep iff (lo <= 0 or area > lo^2)
+    and (hi <= 0 or area <= hi^2): strict lower bound, inclusive upper bound, a bound <= 0 meaning none.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32)
+    lo, hi = valid_range
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = np.ones(len(boxes), dtype=bool)
+    if lo > 0:
+        keep &= area > lo * lo
+    if hi > 0:
+        keep &= area <= hi * hi
+    return keep

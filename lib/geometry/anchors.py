@@ -1,4 +1,11 @@
-"""Anchors in numpy (reference §4.6): py-faster-rcnn base anchors shifted over a feature grid."""
+"""Anchors in numpy: py-faster-rcnn base anchors shifted over a feature grid (`lib.geometry.ops.grid_anchors` is
+the MXNet side).
+
+One generator, one order: `generate_base_anchors` gives the A base anchors ratio-major; `shifted_anchors`
+gives the grid position-major (row (y * W + x) * A + a), the order of the loader's anchor targets (the
+original's AnchorLoader); the network's RPN outputs are anchor-major (row a * H * W + y * W + x), and
+`position_major_to_maps` re-orders one into the other.
+"""
 import numpy as np
 
 
@@ -29,3 +36,13 @@ def shifted_anchors(base_anchors, feat_height, feat_width, stride):
     sx, sy = np.meshgrid(np.arange(feat_width) * stride, np.arange(feat_height) * stride)
     shifts = np.stack([sx.ravel(), sy.ravel(), sx.ravel(), sy.ravel()], axis=1).astype(np.float32)
     return (shifts[:, None, :] + base_anchors[None, :, :]).reshape(-1, 4)
+
+
+def position_major_to_maps(rows, feat_height, feat_width):
+    """Re-order per-anchor rows for the network: (H*W*A, k) position-major -> (A*k, H, W), channel a*k + c.
+
+    With k = 1, `.reshape(-1)` of the result is anchor-major (row a*H*W + y*W + x), the RPN's label order;
+    with k = 4 it is the layout of the RPN's regression output (channel 4a + coordinate).
+    """
+    rows = np.asarray(rows)
+    return rows.reshape(feat_height, feat_width, -1).transpose(2, 0, 1).copy()
