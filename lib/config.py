@@ -16,11 +16,9 @@ import sys
 import yaml
 
 from lib.config_defaults import DEFAULTS, PER_SCALE_KEYS
+from lib.config_error import ConfigError
 from lib.config_legacy import warn_legacy
-
-
-class ConfigError(ValueError):
-    """A user mistake in a config file or a `--set` list; the message names the key."""
+from lib.config_values import check_values
 
 
 class Config(dict):
@@ -205,7 +203,6 @@ def load_config(cfg_file=None, overrides=()):
         update_from_yaml(cfg, cfg_file)
     update_from_list(cfg, list(overrides))
     warn_legacy(cfg)  # one line per key set that has no effect (lib/config_legacy.py)
-    from lib.config_values import check_values  # imports this module: imported here
     return check_values(cfg)
 
 

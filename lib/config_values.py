@@ -3,7 +3,7 @@ is not numbers, one valid range for three scales) raise `ConfigError` naming the
 
     check_values(cfg)   # called by lib.config.load_config after the YAML and the --set words
 """
-from lib.config import ConfigError
+from lib.config_error import ConfigError
 
 POSITIVE_INTS = ("TRAIN.BATCH_IMAGES", "TRAIN.CHIP_SIZE", "TRAIN.DISPLAY", "TRAIN.RPN_BATCH_SIZE",
                  "TRAIN.RPN_POST_NMS_TOP_N", "dataset.MAX_GTS",

@@ -149,7 +149,7 @@ def memory_row(cfg):
 
 def check_devices(cfg, gpu_free, features):
     """Lines and problems (ConfigError texts) for the config's devices and kvstore."""
-    from lib.train.devices import parse_contexts
+    from lib.runtime.devices import parse_contexts
     from lib.train.kvstore import check_kvstore
     problems, lines = [], []
     try:

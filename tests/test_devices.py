@@ -9,8 +9,8 @@ import pytest
 from lib.config import ConfigError, load_config
 from lib.inference import network
 from lib.inference.jobs import deal_contexts, shard_bounds
-from lib.train import devices
-from lib.train.devices import parse_contexts
+from lib.runtime import devices
+from lib.runtime.devices import parse_contexts
 from train_helpers import QUICKSTART_CFG, ROOT
 
 

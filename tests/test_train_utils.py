@@ -8,7 +8,7 @@ from mxnet import gluon
 
 from lib.config import ConfigError, load_config
 from lib.train.checkpoint import latest_checkpoint, list_checkpoints, output_dir, save_checkpoint
-from lib.train.devices import parse_contexts, split_batch
+from lib.runtime.devices import parse_contexts, split_batch
 from lib.train.lr_schedule import WarmupMultiStepScheduler, build_scheduler, step_iterations
 from lib.train.metrics import RunningMetrics, classification_sums
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
@@ -146,7 +146,7 @@ def test_classification_metrics_ignore_minus_one():
     assert (correct, count) == (2.0, 3)
     assert logloss == pytest.approx(-(np.log(0.9) + np.log(0.2) + np.log(0.7)), rel=1e-6)
     metrics = RunningMetrics()
-    metrics.add_stats([correct, logloss, count, 1.5, 0, 0, 0, 0])
+    metrics.add_stats({"RPN": [correct, logloss, count, 1.5]})
     values = metrics.values()
     assert values["RPNAcc"] == pytest.approx(2 / 3) and values["RPNL1Loss"] == pytest.approx(0.5)
     assert "RCNNAcc" not in values

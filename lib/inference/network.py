@@ -3,8 +3,8 @@ from mxnet import gluon
 
 from lib.model.checkpoint_names import CheckpointError, load_original_params
 from lib.model.sniper import build_sniper
-from lib.train.checkpoint import check_param_shapes, read_params
-from lib.train.devices import set_cudnn_autotune
+from lib.runtime.params_file import check_param_shapes, read_params
+from lib.runtime.devices import set_cudnn_autotune
 
 
 def build_test_network(cfg, params_path, contexts, rpn_only=False):

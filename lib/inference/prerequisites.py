@@ -9,7 +9,7 @@ import os
 
 from lib.config import config_name
 from lib.dataset.errors import DatasetError
-from lib.train.checkpoint import checkpoint_stem, list_checkpoints, output_dir
+from lib.runtime.run_paths import checkpoint_stem, list_checkpoints, output_dir
 
 QUICKSTART_CFG = "configs/quickstart/shapes_cpu.yml"
 # Configs whose trained model the original released (its README: SNIPER ResNet-101 and MobileNetV2 on COCO,

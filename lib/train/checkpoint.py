@@ -12,36 +12,14 @@ import glob
 import json
 import logging
 import os
-import re
 
-import mxnet as mx
-from mxnet.base import MXNetError
-
-from lib.config import config_name
-from lib.model.checkpoint_names import CheckpointError
+from lib.runtime.params_file import CorruptCheckpoint, check_param_shapes, read_params
+from lib.runtime.run_paths import CLASSES_FILE, checkpoint_stem, list_checkpoints, output_dir  # noqa: F401
 from lib.train.output_errors import writing
 from lib.utils.atomic import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
-CLASSES_FILE = "classes.json"  # beside the checkpoints: {"class_names": [...], "category_ids": [...]}
-_NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})(?:-(?P<batch>\d{6}))?\.json$")
 PROGRESS_KEYS = ("epoch", "batch", "num_update")
-
-
-class CorruptCheckpoint(CheckpointError):
-    """A checkpoint file that cannot be read (truncated or damaged); the message names the file."""
-
-
-def output_dir(cfg, image_set=None):
-    """`<output_path>/<config name>/<image set with '+' -> '_'>` (the original's layout)."""
-    image_set = cfg.dataset.image_set if image_set is None else image_set
-    return os.path.join(cfg.output_path, config_name(cfg), image_set.replace("+", "_"))
-
-
-def checkpoint_stem(folder, epoch, batch=None, prefix="SNIPER"):
-    """Path without extension of an epoch (batch None) or iteration checkpoint."""
-    name = "%s-%04d" % (prefix, epoch) if batch is None else "%s-%04d-%06d" % (prefix, epoch, batch)
-    return os.path.join(folder, name)
 
 
 def save_checkpoint(net, trainer, folder, progress, prefix="SNIPER"):
@@ -74,19 +52,6 @@ def _remove_iteration_checkpoints(folder, prefix, keep):
                 os.remove(stem + ext)
 
 
-def list_checkpoints(folder, prefix="SNIPER"):
-    """Complete checkpoints in `folder`, oldest first: list of (epoch, batch, stem)."""
-    found = []
-    for path in glob.glob(os.path.join(folder, prefix + "-*.json")):
-        match = _NAME.match(os.path.basename(path))
-        if not match or match.group("prefix") != prefix:
-            continue
-        stem = path[:-len(".json")]
-        if os.path.exists(stem + ".params"):
-            found.append((int(match.group("epoch")), int(match.group("batch") or 0), stem))
-    return sorted(found)
-
-
 def read_progress(stem):
     """The progress dict of the checkpoint `stem`; CorruptCheckpoint when its `.json` cannot be read."""
     path = stem + ".json"
@@ -98,28 +63,6 @@ def read_progress(stem):
     if not isinstance(progress, dict) or not all(k in progress for k in PROGRESS_KEYS):
         raise CorruptCheckpoint("checkpoint progress %s lacks one of %s" % (path, ", ".join(PROGRESS_KEYS)))
     return progress
-
-
-def read_params(path):
-    """{name: NDArray} of a `.params` file; CorruptCheckpoint naming it when MXNet cannot read it."""
-    try:
-        return mx.nd.load(path)
-    except MXNetError:
-        raise CorruptCheckpoint("checkpoint %s is truncated or corrupt (MXNet cannot read it)" % path) from None
-
-
-def check_param_shapes(net, arrays, path):
-    """CheckpointError when a parameter in `arrays` (read from `path`) has another shape than in `net`; the
-    classifier's rows name both class counts."""
-    for name, param in net._collect_params_with_prefix().items():
-        saved = arrays.get(name)
-        if saved is None or 0 in param.shape or tuple(saved.shape) == tuple(param.shape):
-            continue
-        if name.endswith("cls_score.weight") and not name.startswith("rpn"):
-            raise CheckpointError("checkpoint %s predicts %d classes but this config has dataset.NUM_CLASSES = %d "
-                                  "(with background)" % (path, saved.shape[0], param.shape[0]))
-        raise CheckpointError("checkpoint %s does not fit this network: %s is %s in the file, %s here (check the "
-                              "config it was trained with)" % (path, name, tuple(saved.shape), tuple(param.shape)))
 
 
 def load_checkpoint_params(net, path, ctx):
