@@ -38,8 +38,8 @@ def run(cfg, epoch=None, contexts=None):
     from lib.inference.jobs import run_jobs
     from lib.inference.prerequisites import model_params, with_dataset_hint
     from lib.inference.tester import merge_config
-    from lib.train.checkpoint import output_dir
-    from lib.train.devices import parse_contexts
+    from lib.runtime.run_paths import output_dir
+    from lib.runtime.devices import parse_contexts
 
     params = model_params(cfg, epoch)  # the prerequisites in this order: model, devices, images
     contexts = contexts or parse_contexts(cfg.gpus)

@@ -21,11 +21,11 @@ from lib.dataset.image_io import read_image
 from lib.inference.detections import decode_image
 from lib.inference.merge import merge_image
 from lib.inference.network import build_test_network
-from lib.inference.nms import NMSParams
+from lib.specs import NMSSpec
 from lib.inference.pyramid import network_image
 from lib.inference.tester import Tester
-from lib.train.checkpoint import CLASSES_FILE
-from lib.train.devices import parse_contexts
+from lib.runtime.run_paths import CLASSES_FILE
+from lib.runtime.devices import parse_contexts
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Detector:
             rois, _scores, cls_prob, deltas = self.tester.forward(data, im_info)[0]
             per_scale.append(decode_image(rois, cls_prob, deltas, im_info[0], cfg.TEST.SCORE_THRESH))
         valid_ranges = [tuple(v) for v in cfg.TEST.VALID_RANGES[:len(per_scale)]]
-        return merge_image(per_scale, valid_ranges, NMSParams.from_config(cfg), cfg.TEST.MAX_PER_IMAGE)
+        return merge_image(per_scale, valid_ranges, NMSSpec.from_config(cfg))
 
     def detect(self, image, score_thresh=0.0):
         """An image path or HxWx3 uint8 BGR array -> [(class name, score, (x1, y1, x2, y2)), ...] by score."""

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from lib.inference.detections import decode_image, empty_image
 from lib.inference.merge import merge_scales
-from lib.inference.nms import NMSParams
+from lib.specs import NMSSpec
 from lib.inference.pyramid import batch_images_for_scale, plan_batches, prepare_batch
 
 log = logging.getLogger(__name__)
@@ -90,4 +90,4 @@ class Tester:
 def merge_config(cfg, per_scale):
     """Merge per-scale detections with the config's valid ranges, NMS settings and per-image cap."""
     valid_ranges = [tuple(v) for v in cfg.TEST.VALID_RANGES[:len(per_scale)]]
-    return merge_scales(per_scale, valid_ranges, NMSParams.from_config(cfg), cfg.TEST.MAX_PER_IMAGE)
+    return merge_scales(per_scale, valid_ranges, NMSSpec.from_config(cfg))

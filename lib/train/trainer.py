@@ -25,7 +25,7 @@ from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
 from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
                                   output_dir, save_checkpoint)
-from lib.train.devices import parse_contexts, set_cudnn_autotune, split_batch
+from lib.runtime.devices import parse_contexts, set_cudnn_autotune, split_batch
 from lib.train.kvstore import create_kvstore, create_trainer, gradient_step
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
