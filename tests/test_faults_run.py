@@ -18,6 +18,7 @@ from lib.train.checkpoint import latest_checkpoint, list_checkpoints
 from lib.train.output_errors import OutputError
 from lib.train.run_dir import CONFIG_FILE, LOCK_FILE, RunFolderError
 from lib.train.trainer import Session
+from process_helpers import alive, descendants, shm_files
 from train_helpers import QUICKSTART_CFG, ROOT, tiny_config, tiny_dataset, tiny_words, train_command, train_tiny
 
 pytestmark = pytest.mark.slow
@@ -140,40 +141,6 @@ def test_a_signal_inside_a_step_waits_for_its_end_and_a_second_one_is_folded():
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the previous handlers are back
 
 
-def _descendants(pid):
-    """pids of every live process below `pid`."""
-    parents = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _shm_mapped(pids):
-    """The /dev/shm files mapped by `pids` (the loader's batch slots)."""
-    paths = set()
-    for pid in pids:
-        with contextlib.suppress(OSError), open("/proc/%d/maps" % pid) as f:
-            paths |= {line.split()[-1] for line in f if "/dev/shm/" in line}
-    return paths
-
-
 def _wait_for_rows(folder, proc, count):
     deadline = time.time() + 300
     path = os.path.join(folder, "metrics.jsonl")
@@ -193,8 +160,8 @@ def test_a_signal_stops_the_run_with_a_checkpoint_and_nothing_left_running(data_
                             start_new_session=True)
     try:
         _wait_for_rows(folder, proc, 3)
-        children = _descendants(proc.pid)
-        slots = _shm_mapped(children | {proc.pid})
+        children = descendants(proc.pid)
+        slots = shm_files(children | {proc.pid})
         assert children and slots, "the run has no loader worker"
         if signum == signal.SIGINT:
             os.killpg(proc.pid, signum)
@@ -208,9 +175,9 @@ def test_a_signal_stops_the_run_with_a_checkpoint_and_nothing_left_running(data_
     line = _one_line(stderr)
     assert line.startswith("interrupted by %s: checkpoint " % signal.Signals(signum).name), line
     deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(pid) for pid in children):
+    while time.time() < deadline and any(alive(pid) for pid in children):
         time.sleep(0.2)
-    assert not [pid for pid in children if _alive(pid)], "processes of the run survived it"
+    assert not [pid for pid in children if alive(pid)], "processes of the run survived it"
     assert not [path for path in slots if os.path.exists(path)], "shared memory of the run survived it"
     progress, stem = latest_checkpoint(folder)
     logged = _rows(folder)[-1]["iteration"]
