@@ -6,7 +6,8 @@ from lib.geometry.anchors import generate_base_anchors, shifted_anchors
 from lib.geometry.boxes import (bbox_overlaps, bbox_pred, bbox_transform, clip_boxes, containment, flip_boxes,
                              sqrt_areas_truncated)
 
-# reference §4.6: (w, h) per ratio (rows) and scale (columns) for stride 16
+# (w, h) per ratio (rows) and scale (columns) for stride 16, by hand from the original's generate_anchors
+# (lib/data_utils/generate_anchor.py): w0 = round(sqrt(256 / r)), h0 = round(w0 r), times the scale
 REFERENCE_SIZES = {
     0.5: [(46, 24), (92, 48), (161, 84), (230, 120), (299, 156), (368, 192), (552, 288)],
     1: [(32, 32), (64, 64), (112, 112), (160, 160), (208, 208), (256, 256), (384, 384)],

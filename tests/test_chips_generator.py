@@ -1,4 +1,5 @@
-"""The greedy chip generator (reference §3.2): hand-computed cases, a loop-based re-statement, properties."""
+"""The greedy chip generator (the original's lib/chips/chip_generator.py): hand-computed cases, a loop-based
+re-statement, properties."""
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ def _rows(chips):
 
 
 def _reference_generate(boxes, width, height, chip_size, stride, rng):
-    """The reference's generator re-stated with loops and sets, as §3.2 describes it."""
+    """The original's generator re-stated with loops and sets (docs/design.md, "Positive chips", step 3)."""
     W, H, C_ = width, height, chip_size
     boxes = np.array(boxes, dtype=np.float64)
     if len(boxes) == 0:

@@ -1,4 +1,4 @@
-"""Per-image positive and negative chips (reference §3.2-3.3), hand cases and properties."""
+"""Per-image positive and negative chips (the original's chip_extractor and box_assigner), hand cases and properties."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""RPN anchor labels and targets on hand-made cases (reference §4.5)."""
+"""RPN anchor labels and targets on hand-made cases (the original's anchor_worker)."""
 import numpy as np
 
 from lib.data.anchor_targets import anchor_grid, anchor_targets, label_anchors, sample_labels

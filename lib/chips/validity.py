@@ -1,4 +1,5 @@
-"""Valid-range rules of the chip engine (reference §3.2 table and §3.3 steps 3-5).
+"""Valid-range rules of the chip engine: which gts the positive chips cover, which boxes a chip owns, which negative
+chips are kept (the original's `chip_extractor` and `box_assigner`, lib/data_utils/data_workers.py; docs/design.md).
 
 Box statistics are in original pixels with no +1, truncated: w = int(x2 - x1), h = int(y2 - y1),
 a = sqrt(w * h), m = max(w, h). A bound of -1 (any negative number) means "no bound", at every scale.
@@ -9,7 +10,8 @@ import numpy as np
 
 from lib.geometry.boxes import containment, sqrt_areas_truncated
 
-# A negative chip is kept when it places more than this many boxes (reference §3.3 step 5).
+# A negative chip is kept when it owns more than this many boxes: 25 at the finest scale, 10 at the others
+# (the original's box_assigner).
 NEG_MIN_BOXES_FINEST = 25
 NEG_MIN_BOXES_OTHER = 10
 

@@ -1,4 +1,5 @@
-"""RPN anchor labels and regression targets of one chip, in numpy (reference §4.5).
+"""RPN anchor labels and regression targets of one chip, in numpy (as the original's `anchor_worker`,
+lib/data_utils/data_workers.py; docs/design.md, "RPN anchor labels").
 
 Anchors are the cfg's base anchors shifted over an fh x fw grid (fh = fw = C / RPN_FEAT_STRIDE); only the
 "inside" ones (within 32 px of the C x C canvas) are labelled. Valid gts train anchors; invalid gts (present
@@ -39,7 +40,7 @@ def label_anchors(anchors, valid_gts, invalid_gts, pos_overlap, neg_overlap):
     anchors (M, 4); valid_gts (V, 4); invalid_gts (I, 4), chip pixels.
     Returns (labels (M,) int32 in {-1, 0, 1}, argmax (M,) int64 index of each anchor's best valid gt).
     With V > 0: 0 where max IoU < neg_overlap; 1 for every anchor tied with a gt's best IoU when that best
-    IoU is > 0 (the reference also marks ties at 0, §10.3; fixed here); 1 where max IoU >= pos_overlap.
+    IoU is > 0 (the original, as py-faster-rcnn, also marks ties at 0; fixed here); 1 where max IoU >= pos_overlap.
     With V == 0: all 0. Then -1 where the IoU with any invalid gt is > 0.3, overriding positives.
     """
     labels = np.full(len(anchors), -1, dtype=np.int32)

@@ -1,4 +1,5 @@
-"""One training epoch's chip list (reference §4.2 and the per-epoch negative sampling of §3.3).
+"""One training epoch's chip list (the original's `MNIteratorE2E.reset`, lib/iterators/MNIteratorE2E.py, with its
+per-epoch draw of at most 2 negative chips per image).
 
 Every epoch re-mines the chips of every record with one stride drawn for the epoch, adds up to
 TRAIN.NUM_NEG_CHIPS negatives per image (with TRAIN.USE_NEG_CHIPS), pads the list of (image index, chip)

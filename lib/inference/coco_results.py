@@ -1,9 +1,9 @@
-"""Final detections -> COCO results json (reference §7.5).
+"""Final detections -> COCO results json (as the original's lib/dataset/coco.py, `_write_coco_results`).
 
 File: `<output_path>/<config name>/<image set>/results/detections_<image set>_results.json` (the caller builds
 the folder; `results_file` gives the name). Entries {"image_id", "category_id", "bbox": [x, y, w, h], "score"}
 with w = x2 - x1 + 1, h = y2 - y1 + 1 (inclusive pixels), bbox rounded to 1 decimal, score to 8 decimals, as
-the reference. Written atomically, compact, with sorted keys.
+the original. Written atomically, compact, with sorted keys.
 """
 import logging
 import os

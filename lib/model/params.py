@@ -1,4 +1,5 @@
-"""Parameter set-up the trainer relies on: initialisation (§5.4), frozen params, wd and lr multipliers (§6.11).
+"""Parameter set-up the trainer relies on: initialisation, frozen params, wd and lr multipliers (docs/design.md,
+"Parameters").
 
 * `initialize_sniper`: backbone convs He-normal (replaced by pretrained weights when loaded), BN gamma 1 /
   beta 0, new layers N(0, 0.01) with zero bias, deformable offsets zero (set on the layers themselves).
@@ -13,7 +14,7 @@ LOW_LR_MULT = 0.01
 
 
 def initialize_sniper(net, ctx=None):
-    """Initialise every parameter; layers with their own initialiser keep it (§5.4)."""
+    """Initialise every parameter; layers with their own initialiser keep it (the original's `init_weight_rcnn`)."""
     net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=ctx)
 
 

@@ -1,4 +1,4 @@
-"""Proposal NMS in MXNet operators and the test-time proposal layer (reference §5.6); the box geometry
+"""Proposal NMS in MXNet operators and the test-time proposal layer (the 2018 fork's `MultiProposal`); the box geometry
 (anchors, decode, clipping) is `lib.geometry.ops`.
 
 Shared by the training proposal-target layer (`proposal_target.py`). Boxes are (x1, y1, x2, y2) inclusive
@@ -12,7 +12,7 @@ from lib.geometry.ops import clip_to_images, decode, grid_anchors, split_corners
 
 
 def anchor_constant(block, stride, scales, ratios):
-    """Register the (A, 4) base anchors of §4.6 as a Constant `<prefix>base_anchors` of `block`."""
+    """Register the (A, 4) base anchors (lib.geometry.anchors) as a Constant `<prefix>base_anchors` of `block`."""
     base = generate_base_anchors(stride, tuple(ratios), tuple(scales))
     return block.params.get_constant("base_anchors", base.astype(np.float32))
 
@@ -65,7 +65,8 @@ def fill_empty(F, kept):
 
 
 class TestProposal(gluon.HybridBlock):
-    """Test-time proposals as the 2018 fork's `MultiProposal` (§5.6), batch > 1 with per-image clipping.
+    """Test-time proposals as the 2018 fork's `MultiProposal` (src/operator/multi_proposal.cu), batch > 1 with
+    per-image clipping.
 
     Inputs: cls_prob (B, 2, A*H*W) softmax (channel 1 = object), bbox_pred (B, 4A, H, W), feat-like
     tensor with the (H, W) grid, im_info (B, 3) [h, w, scale] of each image's content.

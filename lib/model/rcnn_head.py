@@ -1,4 +1,5 @@
-"""RCNN head (reference §5.3): conv_new_1, RoI pooling 7x7, two FCs, classifier and class-agnostic regressor.
+"""RCNN head (the original's symbols/faster/resnet_mx_101_e2e.py): conv_new_1, RoI pooling 7x7, two FCs, classifier
+and class-agnostic regressor.
 
     feat (B, C, H, W), rois (B, R, 4) chip pixels
     -> conv_new_1 (1x1, 256, bias) -> ReLU
@@ -17,7 +18,7 @@ ROI_POOLINGS = ("deformable", "roialign")
 
 
 def new_dense(prefix, units, in_units, weight_init=None):
-    """A new FC with bias: N(0, 0.01) weights unless given, zero bias (§5.4)."""
+    """A new FC with bias: N(0, 0.01) weights unless given, zero bias (the original's `init_weight_rcnn`)."""
     return nn.Dense(units, in_units=in_units, prefix=prefix, weight_initializer=weight_init or init.Normal(0.01),
                     bias_initializer=init.Zero())
 

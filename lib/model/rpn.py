@@ -1,4 +1,4 @@
-"""Region proposal network head (reference §5.2).
+"""Region proposal network head (the original's symbols/faster/resnet_mx_101_e2e.py, `rpn_conv_3x3` on).
 
     feat (B, C, H, W) -> rpn_conv_3x3 (3x3, `channels`, bias) -> ReLU
         -> rpn_cls_score (1x1, 2A) reshaped to (B, 2, A*H*W): index a*H*W + y*W + x, class 0 = background
@@ -11,7 +11,7 @@ from mxnet.gluon import nn
 
 
 def new_conv(prefix, channels, in_channels, kernel):
-    """A new (not pretrained) conv with bias, N(0, 0.01) weights and zero bias (§5.4)."""
+    """A new (not pretrained) conv with bias, N(0, 0.01) weights and zero bias (the original's `init_weight_rcnn`)."""
     return nn.Conv2D(channels, kernel, padding=kernel // 2, in_channels=in_channels, prefix=prefix,
                      weight_initializer=init.Normal(0.01), bias_initializer=init.Zero())
 

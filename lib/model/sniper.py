@@ -1,4 +1,5 @@
-"""The assembled SNIPER detector (reference §5): backbone -> RPN -> proposals -> RCNN head.
+"""The assembled SNIPER detector (the original's symbols/faster/resnet_mx_101_e2e.py): backbone -> RPN -> proposals
+-> RCNN head.
 
     net = build_sniper(cfg, train=True)      # or train=False for the tester
     initialize_sniper(net, ctx)               # lib.model.params; then load weights if any
@@ -43,7 +44,7 @@ TRAIN_OUTPUTS = ("rpn_cls_score", "rpn_cls_prob", "rpn_bbox_pred", "rcnn_cls_sco
 TEST_OUTPUTS = ("rois", "roi_scores", "cls_prob", "bbox_deltas")
 TrainOutput = namedtuple("TrainOutput", TRAIN_OUTPUTS)
 TestOutput = namedtuple("TestOutput", TEST_OUTPUTS)
-NUM_ROIS = 300  # rois per chip in training: the fork op's fixed value (§5.5)
+NUM_ROIS = 300  # rois per chip in training: fixed in the fork's MultiProposalTarget op
 
 
 def proposal_layer(cfg, stride, train):
@@ -115,7 +116,7 @@ class SNIPER(gluon.HybridBlock):
 
 
 def build_sniper(cfg, train=True, dtype=None, rpn_only=None):
-    """SNIPER from the config; dtype defaults to float16 when TRAIN.fp16 (backbone body only, §5.7);
+    """SNIPER from the config; dtype defaults to float16 when TRAIN.fp16 (backbone body only, as the original);
     rpn_only defaults to TRAIN.ONLY_PROPOSAL."""
     if dtype is None:
         dtype = "float16" if cfg.TRAIN.fp16 else "float32"

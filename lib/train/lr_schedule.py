@@ -1,4 +1,5 @@
-"""Learning-rate schedule (reference §6 item 12): linear warmup, then step decays at given iterations.
+"""Learning-rate schedule (the original's `WarmupMultiBatchScheduler`, lib/train_utils/lr_scheduler.py): linear
+warmup, then step decays at given iterations.
 
 A plain class (no MXNet import): it is pickled with the optimizer into every checkpoint's `.states`, and a
 resumed run continues from the optimizer's update count.

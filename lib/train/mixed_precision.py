@@ -1,4 +1,4 @@
-"""Loss scaling for fp16 training (reference §5.7).
+"""Loss scaling for fp16 training (docs/design.md, "Parameters").
 
 The reference multiplies every loss by a static scale (TRAIN.scale = 100) and compensates with lr/100 and
 wd*100 in the optimizer. Here the losses are multiplied by the scale before backward and the trainer step

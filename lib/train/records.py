@@ -1,4 +1,5 @@
-"""The training roidb (reference §4.1): image sets, proposals for negative mining, flipped copies, filtering."""
+"""The training roidb (the original's main_train.py and lib/data_utils/load_data.py): image sets, proposals for
+negative mining, flipped copies, filtering."""
 import logging
 
 from lib.dataset import load_dataset

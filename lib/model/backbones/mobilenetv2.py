@@ -1,4 +1,4 @@
-"""MobileNetV2 backbone as the reference's `mobilenetv2_e2e` variant (§5.8).
+"""MobileNetV2 backbone as the original's `mobilenetv2_e2e` variant (symbols/faster/mobilenetv2_e2e.py).
 
 No stride change and no deformable convolution: total stride 32; the heads sit on the final 1280-channel
 map (not a concat). BN eps 1e-5, momentum from the config, trained with batch statistics.

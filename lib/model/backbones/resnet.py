@@ -1,4 +1,4 @@
-"""Pre-activation ("v2") ResNet-50/101 backbone as the reference's `resnet_mx_*_e2e` (§5.1).
+"""Pre-activation ("v2") ResNet-50/101 backbone as the original's `resnet_mx_*_e2e` (symbols/faster/).
 
 Parameter names are the original MXNet symbol's (`conv0_weight`, `stage1_unit1_bn1_gamma`,
 `stage4_unit2_conv2_offset_bias`, ...; BN statistics `*_running_mean/var` for its `*_moving_mean/var`), so
@@ -30,7 +30,8 @@ def conv(prefix, channels, in_channels, kernel, stride=1, pad=0, dilation=1):
 
 
 class DeformableConv3x3(gluon.HybridBlock):
-    """3x3 deformable convolution, stride 1, dilation 2, pad 2, 4 deformable groups, no bias (§5.1).
+    """3x3 deformable convolution, stride 1, dilation 2, pad 2, 4 deformable groups, no bias (the original's
+    conv5 units, symbols/faster/resnet_mx_101_e2e.py).
 
     The offsets come from a plain 3x3 conv (same dilation and pad, 2*9*groups channels, with bias,
     zero-initialised) named `<prefix>offset_`. (B, Cin, H, W) -> (B, channels, H, W).
