@@ -225,7 +225,7 @@ def test_checkpoint_path_layout(tmp_path):
 
 def test_results_json_path_layout(tmp_path):
     from lib.inference.coco_results import results_file
-    from lib.train.checkpoint import output_dir
+    from lib.runtime.run_paths import output_dir
     cfg = _cfg(tmp_path)
     results_dir = os.path.join(output_dir(cfg), "results")  # main_test.py's results folder
     assert results_file(results_dir, cfg.dataset.test_image_set) == str(
