@@ -37,7 +37,8 @@ def run(cfg, epoch=None, contexts=None):
     from lib.inference.evaluate import evaluate_detections
     from lib.inference.jobs import run_jobs
     from lib.inference.prerequisites import model_params, with_dataset_hint
-    from lib.inference.tester import merge_config
+    from lib.specs.inference import NMSSpec, TestPyramidSpec
+    from lib.inference.pipeline import merge_detections
     from lib.runtime.run_paths import output_dir
     from lib.runtime.devices import parse_contexts
 
@@ -55,7 +56,7 @@ def run(cfg, epoch=None, contexts=None):
         log.info("proposals of %d images written to %s", len(proposals), path)
         return path
     per_scale, (forward_s, total_s) = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes)
-    detections = merge_config(cfg, per_scale)
+    detections = merge_detections(per_scale, pyramid=TestPyramidSpec.from_config(cfg), nms=NMSSpec.from_config(cfg))
     log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward",
              len(dataset.records) / max(total_s, 1e-9), len(per_scale), 100 * (1 - forward_s / max(total_s, 1e-9)))
     results_dir = os.path.join(folder, "results")

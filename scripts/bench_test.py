@@ -25,7 +25,7 @@ from lib.chips.scales import scale_factor  # noqa: E402
 from lib.config import load_config  # noqa: E402
 from lib.dataset import load_dataset  # noqa: E402
 from lib.inference.network import build_test_network  # noqa: E402
-from lib.inference.tester import Tester, merge_config  # noqa: E402
+from lib.inference.pipeline import Pipeline  # noqa: E402
 from lib.model.params import initialize_sniper  # noqa: E402
 from lib.model.sniper import build_sniper  # noqa: E402
 from lib.utils.atomic import atomic_write_json  # noqa: E402
@@ -58,14 +58,15 @@ def random_checkpoint(cfg, folder):
 
 
 def time_sniper(cfg, params, records):
-    """(images/s over all scales, Tester.overhead_fraction, merge seconds per image) after a warm-up (one image
+    """(images/s over all scales, Pipeline.overhead_fraction, merge seconds per image) after a warm-up (one image
     at the smallest scale: the graph is built once, memory is reallocated per input shape anyway)."""
-    tester = Tester(cfg, build_test_network(cfg, params, [mx.cpu()]), [mx.cpu()], cfg.dataset.NUM_CLASSES)
+    tester = Pipeline.from_config(cfg, build_test_network(cfg, params, [mx.cpu()]), [mx.cpu()],
+                                  cfg.dataset.NUM_CLASSES)
     tester.detect_scale(records[:1], len(cfg.TEST.SCALES) - 1, progress=False)
     tester.forward_seconds = tester.total_seconds = 0.0
     per_scale = tester.detect_all_scales(records, progress=False)
     start = time.time()
-    merge_config(cfg, per_scale)
+    tester.merge(per_scale)
     merge_seconds = time.time() - start
     return len(records) / tester.total_seconds, tester.overhead_fraction(), merge_seconds / len(records)
 

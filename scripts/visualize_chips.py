@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lib.chips import draw_stride, sample_chips  # noqa: E402
 from lib.chips.synthetic import synthetic_proposals  # noqa: E402
 from lib.config import add_config_args, config_from_args  # noqa: E402
-from lib.data.chip_loader import boxes_in_chip, crop_chip_image, read_record_image  # noqa: E402
+from lib.data.chip_loader import boxes_in_chip, crop_chip_image  # noqa: E402
+from lib.data.image import read_record_image  # noqa: E402
 from lib.dataset import DatasetError, load_dataset  # noqa: E402
 from lib.dataset.proposals import load_proposals, proposal_file  # noqa: E402
 

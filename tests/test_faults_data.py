@@ -267,7 +267,7 @@ def test_image_size_differing_from_the_annotation_stops_the_loader(tmp_path, wor
 
 
 def test_tester_stops_on_a_truncated_image_and_a_wrong_size(tmp_path):
-    from lib.inference.tester import Tester
+    from lib.inference.pipeline import Pipeline
     cfg = paper_cfg()
     path = str(tmp_path / "t.jpg")
     cv2.imwrite(path, _textured())
@@ -277,7 +277,7 @@ def test_tester_stops_on_a_truncated_image_and_a_wrong_size(tmp_path):
     with pytest.raises(DatasetError, match=r"t\.jpg: size 200x150 differs from the annotation's 150x200$"):
         prepare_batch([wrong], batch, cfg.network.PIXEL_MEANS)
     _truncate(path)
-    tester = Tester(cfg, net=None, contexts=[None], num_classes=2)  # the image is read before any forward
+    tester = Pipeline.from_config(cfg, None, [None], 2)  # the image is read before any forward
     with pytest.raises(DatasetError, match=r"^image \S*t\.jpg: truncated JPEG"):
         tester.run_scale([good], 0, handle=None, progress=False)
 

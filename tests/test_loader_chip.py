@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from lib.data.anchor_targets import anchor_grid
-from lib.data.chip_loader import boxes_in_chip, chip_valid_range, load_chip, padded_gt_boxes
+from lib.data.chip_loader import boxes_in_chip, chip_valid_range, padded_gt_boxes
 from lib.dataset.errors import DatasetError
 from lib.dataset.roidb import flip_record
-from lib.utils.boxes import bbox_overlaps
-from loader_helpers import chip, paper_cfg, record, write_image
+from lib.geometry.boxes import bbox_overlaps
+from loader_helpers import chip, load_chip_cfg, paper_cfg, record, write_image
 
 MEANS_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
 RED_RGB = np.array([255, 0, 0], dtype=np.float32) - MEANS_RGB
@@ -38,7 +38,7 @@ def test_gt_box_lands_on_its_rectangle(tmp_path, scale):
     gt = [150, 120, 181, 170]
     path = write_image(tmp_path / "a.png", 640, 480, [gt])
     rec = record(path, 640, 480, [gt])
-    out, truncated = load_chip(rec, chip(101.3, 90.6, scale, gt_index=[0]), paper_cfg(), np.random.default_rng(0))
+    out, truncated = load_chip_cfg(rec, chip(101.3, 90.6, scale, gt_index=[0]), paper_cfg(), np.random.default_rng(0))
     assert out["data"].shape == (3, 512, 512) and out["data"].dtype == np.float32
     assert truncated == 0
     np.testing.assert_array_equal(out["gt_boxes"][1:], -1)
@@ -52,7 +52,7 @@ def test_flipped_record_mirrors_the_image(tmp_path):
     flipped = flip_record(record(path, 640, 480, [gt]))
     assert flipped.flipped and flipped.boxes[0, 0] == 640 - 90 - 1
     c = chip(500.0, 150.0, 3.0, gt_index=[0])
-    out, _ = load_chip(flipped, c, paper_cfg(), np.random.default_rng(0))
+    out, _ = load_chip_cfg(flipped, c, paper_cfg(), np.random.default_rng(0))
     assert_box_on_rectangle(out["data"], out["gt_boxes"][0, :4], 3.0, content=(500, (640 - 500) * 3))
 
 
@@ -62,7 +62,7 @@ def test_coarsest_chip_is_the_whole_image_padded(tmp_path):
     s = 512.0 / 640
     c = chip(0.0, 0.0, s, scale_index=2, gt_index=[0], size=(384, 512))
     c.box = np.array([0, 0, 511 / s, 383 / s], dtype=np.float32)
-    out, _ = load_chip(record(path, 640, 480, [gt]), c, paper_cfg(), np.random.default_rng(0))
+    out, _ = load_chip_cfg(record(path, 640, 480, [gt]), c, paper_cfg(), np.random.default_rng(0))
     np.testing.assert_allclose(out["im_info"], [384, 512, s], rtol=1e-6)
     np.testing.assert_allclose(out["valid_ranges"], [120 * s, 512], rtol=1e-6)
     assert np.all(out["data"][:, 384:, :] == 0)  # below the image: padding (the mean colour)
@@ -85,7 +85,7 @@ def test_boxes_in_chip_shift_scale_round_clip_and_filter():
 def test_valid_and_invalid_gts_keep_gt_order_in_gt_boxes(tmp_path):
     gts = [[110, 100, 130, 120], [140, 100, 160, 120], [112, 130, 150, 150]]
     path = write_image(tmp_path / "a.png", 640, 480, gts)
-    out, _ = load_chip(record(path, 640, 480, gts, classes=[5, 6, 7]), chip(100.0, 90.0, 3.0, gt_index=[1]),
+    out, _ = load_chip_cfg(record(path, 640, 480, gts, classes=[5, 6, 7]), chip(100.0, 90.0, 3.0, gt_index=[1]),
                        paper_cfg(), np.random.default_rng(0))
     np.testing.assert_array_equal(out["gt_boxes"][:3, 4], [5, 6, 7])
     np.testing.assert_array_equal(out["gt_boxes"][:3, :4], [[30, 30, 90, 90], [120, 30, 180, 90],
@@ -118,19 +118,19 @@ def test_valid_range_in_chip_pixels():
 def test_image_size_mismatch_names_the_file(tmp_path):
     path = write_image(tmp_path / "small.png", 320, 240)
     with pytest.raises(DatasetError, match="small.png"):
-        load_chip(record(path, 640, 480, [[0, 0, 50, 50]]), chip(0.0, 0.0, 3.0), paper_cfg(),
+        load_chip_cfg(record(path, 640, 480, [[0, 0, 50, 50]]), chip(0.0, 0.0, 3.0), paper_cfg(),
                   np.random.default_rng(0))
 
 
 def test_chips_of_one_image_share_one_read_only_decode(tmp_path, monkeypatch):
-    from lib.data import chip_loader
+    from lib.data import image as image_module
     path = write_image(tmp_path / "once.png", 64, 48, [[5, 5, 20, 20]])
     calls = []
-    real = chip_loader.read_image
-    monkeypatch.setattr(chip_loader, "read_image", lambda p: calls.append(p) or real(p))
-    chip_loader._decoded.cache_clear()
-    plain = chip_loader.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]]))
-    mirrored = chip_loader.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]], flipped=True))
+    real = image_module.read_image
+    monkeypatch.setattr(image_module, "read_image", lambda p: calls.append(p) or real(p))
+    image_module._decoded.cache_clear()
+    plain = image_module.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]]))
+    mirrored = image_module.read_record_image(record(path, 64, 48, [[5, 5, 20, 20]], flipped=True))
     assert calls == [path]
     np.testing.assert_array_equal(mirrored, plain[:, ::-1])
     assert not plain.flags.writeable and not mirrored.flags.writeable

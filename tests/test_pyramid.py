@@ -7,7 +7,7 @@ import pytest
 
 from lib.dataset.errors import DatasetError
 from lib.dataset.roidb import ImageRecord
-from lib.inference.pyramid import batch_images_for_scale, plan_batches, prepare_batch
+from lib.inference.pyramid import plan_batches, prepare_batch
 
 MEANS_BGR = (103.939, 116.779, 123.68)
 
@@ -36,10 +36,14 @@ def test_plan_scales_and_canvas():
 
 
 def test_batch_size_per_scale():
-    assert batch_images_for_scale(3, 2) == 3
-    assert batch_images_for_scale((2, 2, 4), 2) == 4
-    with pytest.raises(ValueError, match="TEST.BATCH_IMAGES"):
-        batch_images_for_scale((2, 2), 2)
+    from lib.config import load_config
+    from lib.specs.inference import TestPyramidSpec
+    from train_helpers import QUICKSTART_CFG
+    three = ["TEST.SCALES", "((10, 10), (20, 20), (30, 30))", "TEST.VALID_RANGES", "((-1, -1), (-1, -1), (-1, -1))"]
+    assert TestPyramidSpec.from_config(load_config(QUICKSTART_CFG, three + ["TEST.BATCH_IMAGES", "3"])) \
+        .batch_images == (3, 3, 3)
+    assert TestPyramidSpec.from_config(load_config(QUICKSTART_CFG, three + ["TEST.BATCH_IMAGES", "(2, 2, 4)"])) \
+        .batch_images == (2, 2, 4)
     with pytest.raises(ValueError, match="TEST.BATCH_IMAGES"):
         plan_batches([_record(10, 10)], (10, 10), 0)
 

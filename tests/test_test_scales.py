@@ -10,7 +10,7 @@ from lib.config import ConfigError, load_config
 from lib.dataset.roidb import ImageRecord
 from lib.chips.scales import scale_factor_at, scale_factors
 from lib.inference.pyramid import plan_batches, prepare_batch
-from lib.inference import tester as tester_module
+from lib.inference.pipeline import Pipeline
 from train_helpers import QUICKSTART_CFG
 
 FACTORS = (2.0, 1.0, 512.0)  # factor 2, factor 1, long side 512 px (the rule of TRAIN.SCALES)

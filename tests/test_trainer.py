@@ -13,6 +13,7 @@ import pytest
 
 from lib.train.checkpoint import latest_checkpoint, list_checkpoints
 from lib.train.metrics import RunningMetrics
+from lib.specs.training import LoaderSpec
 from lib.train.trainer import Session
 from train_helpers import ROOT, tiny_config, tiny_dataset
 
@@ -33,11 +34,11 @@ def test_two_cpu_devices_reduce_the_loss_on_a_fixed_batch(data_dir, tmp_path):
     session = Session(cfg)
     assert session.contexts == [mx.cpu(0), mx.cpu(1)] and session.first_epoch.batch_size == 2
     from lib.data.loader import batch_items, build_batch
-    batch, _ = build_batch(batch_items(session.records, session.first_epoch, 0), cfg)
+    batch, _ = build_batch(batch_items(session.records, session.first_epoch, 0), LoaderSpec.from_config(cfg))
     losses = []
     for iteration in range(1, 26):
         metrics = RunningMetrics()
-        session._step(batch, iteration, metrics)
+        session.run_step(batch, metrics)
         values = metrics.values()
         losses.append(values["RPNLogLoss"] + values["RCNNLogLoss"])
     assert np.mean(losses[-3:]) < 0.6 * np.mean(losses[:3]), losses

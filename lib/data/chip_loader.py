@@ -5,37 +5,12 @@ rows int(y1):int(y2) and columns int(x1):int(x2) resized by the chip's scale s a
 C x C canvas (C = TRAIN.CHIP_SIZE). Boxes are shifted by the *float* chip origin, so the image and the boxes
 can be misaligned by up to s pixels, exactly as in the reference.
 """
-import functools
-
-import cv2
 import numpy as np
 
 from lib.data.anchor_targets import anchor_targets
-from lib.dataset.image_io import check_size, read_image
+from lib.data.image import paste_network_image, read_record_image
 
 MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
-IMAGE_CACHE_SIZE = 8  # decoded images kept per loader process
-FULL_IMAGE_RANGE = (-1, -1)  # TRAIN.FULL_IMAGE: no scale selection of RoIs
-
-
-@functools.lru_cache(maxsize=IMAGE_CACHE_SIZE)
-def _decoded(path):
-    """read_image(path), kept per process and read-only (the chips of one image share one decode)."""
-    image = read_image(path)
-    image.flags.writeable = False
-    return image
-
-
-def read_record_image(record):
-    """The record's image, HxWx3 uint8 BGR (read-only), mirrored when `record.flipped`.
-
-    The last IMAGE_CACHE_SIZE decoded images are kept per process: a large image (a 2299 x 2472 aerial PNG takes
-    110 ms to decode) gives many chips. Raises DatasetError naming the file when it is unreadable, truncated or
-    its size differs from the record's.
-    """
-    image = _decoded(record.image)
-    check_size(image, record.image, record.width, record.height)
-    return image[:, ::-1] if record.flipped else image
 
 
 def crop_chip_image(image, chip, chip_size, pixel_means_bgr):
@@ -45,13 +20,8 @@ def crop_chip_image(image, chip, chip_size, pixel_means_bgr):
     Returns (3, C, C) float32, RGB minus the mean pixel; the area not covered by the image is 0 (the mean).
     """
     x1, y1, x2, y2 = (int(v) for v in chip.box)
-    crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-    resized = cv2.resize(crop, None, fx=chip.scale, fy=chip.scale, interpolation=cv2.INTER_LINEAR)
-    h, w = min(resized.shape[0], chip_size), min(resized.shape[1], chip_size)
     canvas = np.zeros((3, chip_size, chip_size), dtype=np.float32)
-    for rgb, bgr in enumerate((2, 1, 0)):
-        np.subtract(resized[:h, :w, bgr], np.float32(pixel_means_bgr[bgr]), out=canvas[rgb, :h, :w],
-                    dtype=np.float32)
+    paste_network_image(np.ascontiguousarray(image[y1:y2, x1:x2]), chip.scale, pixel_means_bgr, canvas)
     return canvas
 
 
@@ -101,34 +71,30 @@ def padded_gt_boxes(boxes, classes, max_gts):
     return out, len(boxes) - n
 
 
-def chip_canvas(chip, cfg):
-    """Side of the square network input of `chip`: its own canvas (full-image chips) or TRAIN.CHIP_SIZE."""
-    return chip.canvas or cfg.TRAIN.CHIP_SIZE
-
-
-def load_chip(record, chip, cfg, rng, image=None):
+def load_chip(record, chip, *, spec, rng, image=None):
     """Every network input of one chip.
 
-    record: ImageRecord; chip: Chip of that record; rng: numpy Generator for the RPN label sampling;
+    record: ImageRecord; chip: Chip of that record; spec: a lib.specs.LoaderSpec (pixel means, MAX_GTS, the
+    valid-gt rule, anchors and RPN target settings); rng: numpy Generator for the RPN label sampling;
     image: the record's image (BGR, mirrored if flipped) when the caller already has it.
     Returns (dict, n_truncated) where the dict holds data (3, C, C), im_info (3,) [h, w, s] (the chip's
     content size), gt_boxes (MAX_GTS, 5) (all gts surviving the move, in gt order, valid and invalid),
     valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw);
     n_truncated counts the gts beyond MAX_GTS left out of gt_boxes (anchor targets still use them).
-    C is chip_canvas(chip, cfg); a full-image chip's valid range is the whole canvas.
+    C is the chip's canvas; its valid range is chip.valid_range in chip pixels (a full-image chip: the canvas).
     """
-    size = chip_canvas(chip, cfg)
+    size = chip.canvas
     if image is None:
         image = read_record_image(record)
     moved, kept = boxes_in_chip(record.boxes, chip, size)
-    valid = valid_in_chip(moved, kept, chip.gt_index, cfg.TRAIN.VALID_GTS_BY_INDEX)
-    gt_boxes, n_truncated = padded_gt_boxes(moved, record.classes[kept], cfg.dataset.MAX_GTS)
+    valid = valid_in_chip(moved, kept, chip.gt_index, spec.valid_gts_by_index)
+    gt_boxes, n_truncated = padded_gt_boxes(moved, record.classes[kept], spec.max_gts)
     out = {
-        "data": crop_chip_image(image, chip, size, cfg.network.PIXEL_MEANS),
+        "data": crop_chip_image(image, chip, size, spec.pixel_means),
         "im_info": np.array([chip.size[0], chip.size[1], chip.scale], dtype=np.float32),
         "gt_boxes": gt_boxes,
-        "valid_ranges": chip_valid_range(FULL_IMAGE_RANGE if cfg.TRAIN.FULL_IMAGE
-                                         else cfg.TRAIN.VALID_RANGES[chip.scale_index], chip.scale, size),
+        "valid_ranges": chip_valid_range(chip.valid_range, chip.scale, size),
     }
-    out.update(anchor_targets(moved[valid], moved[~valid], cfg, rng, chip_size=size))
+    out.update(anchor_targets(moved[valid], moved[~valid], anchors=spec.anchors, rpn=spec.rpn, chip_size=size,
+                              rng=rng))
     return out, n_truncated

@@ -1,4 +1,5 @@
-"""Single-image Python API of the multi-scale detector, and export of the hybridized network.
+"""Python API of the multi-scale detector (the pipeline of main_test.py on images in memory), and export of the
+hybridized network.
 
     from lib.config import load_config
     from lib.inference.detector import Detector
@@ -16,14 +17,9 @@ import os
 import mxnet as mx
 import numpy as np
 
-from lib.chips.scales import scale_factors
 from lib.dataset.image_io import read_image
-from lib.inference.detections import decode_image
-from lib.inference.merge import merge_image
 from lib.inference.network import build_test_network
-from lib.specs import NMSSpec
-from lib.inference.pyramid import network_image
-from lib.inference.tester import Tester
+from lib.inference.pipeline import LoadedImage, Pipeline
 from lib.runtime.run_paths import CLASSES_FILE
 from lib.runtime.devices import parse_contexts
 
@@ -48,7 +44,7 @@ def load_classes(params_path, num_classes):
 
 
 class Detector:
-    """SNIPER inference on one image at every TEST.SCALES entry, merged as the tester does."""
+    """SNIPER inference at every TEST.SCALES entry, merged: the Pipeline of main_test.py on images in memory."""
 
     def __init__(self, cfg, params_path, contexts=None, class_names=None):
         self.cfg = cfg
@@ -58,20 +54,19 @@ class Detector:
         self.class_names, self.category_ids = load_classes(params_path, num_classes)
         if class_names:
             self.class_names, self.category_ids = class_names, [None] + list(range(1, num_classes))
-        self.tester = Tester(cfg, self.net, self.contexts, num_classes)
+        self.pipeline = Pipeline.from_config(cfg, self.net, self.contexts, num_classes)
+
+    def detect_raw_many(self, images, progress=False):
+        """HxWx3 uint8 BGR images -> their per-class detections dets[image][cls] (n, 5) in image pixels.
+
+        The images are batched per scale as main_test.py batches a test set (TEST.BATCH_IMAGES), so the same
+        images in the same order give the same detections as main_test.py.
+        """
+        return self.pipeline.detect([LoadedImage(image) for image in images], progress)
 
     def detect_raw(self, image):
         """HxWx3 uint8 BGR image -> per-class detections dets[cls] (n, 5) in image pixels, scales merged."""
-        cfg = self.cfg
-        height, width = image.shape[:2]
-        per_scale = []
-        for s in scale_factors(width, height, cfg.TEST.SCALES):
-            data = network_image(image, s, cfg.network.PIXEL_MEANS)[None]
-            im_info = np.array([[data.shape[2], data.shape[3], s]], dtype=np.float32)
-            rois, _scores, cls_prob, deltas = self.tester.forward(data, im_info)[0]
-            per_scale.append(decode_image(rois, cls_prob, deltas, im_info[0], cfg.TEST.SCORE_THRESH))
-        valid_ranges = [tuple(v) for v in cfg.TEST.VALID_RANGES[:len(per_scale)]]
-        return merge_image(per_scale, valid_ranges, NMSSpec.from_config(cfg))
+        return self.detect_raw_many([image])[0]
 
     def detect(self, image, score_thresh=0.0):
         """An image path or HxWx3 uint8 BGR array -> [(class name, score, (x1, y1, x2, y2)), ...] by score."""

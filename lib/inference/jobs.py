@@ -34,23 +34,23 @@ def run_shard(cfg, params_path, records, contexts, num_classes, mode, progress=T
     """One job: build the test network from `params_path` and run `mode` ('detect' or 'proposals') on records.
 
     Returns per-scale raw detections (detect), or per-image (N, 5) proposal arrays (proposals), plus the
-    tester's (forward seconds, total seconds).
+    pipeline's (forward seconds, total seconds).
     """
-    from lib.inference.proposals_extract import extract_proposals
-    from lib.inference.tester import Tester
     from lib.inference.network import build_test_network
+    from lib.inference.pipeline import Pipeline
+    from lib.inference.proposals_extract import extract_proposals
 
     net = build_test_network(cfg, params_path, contexts, rpn_only=(mode == "proposals"))
-    tester = Tester(cfg, net, contexts, num_classes)
+    pipeline = Pipeline.from_config(cfg, net, contexts, num_classes)
     if mode == "proposals":
-        result = extract_proposals(tester, records, progress)
+        result = extract_proposals(pipeline, records, cfg.TEST.N_PROPOSAL_PER_SCALE, progress)
     else:
-        result = tester.detect_all_scales(records, progress)
-    return result, (tester.forward_seconds, tester.total_seconds)
+        result = pipeline.detect_all_scales(records, progress)
+    return result, (pipeline.forward_seconds, pipeline.total_seconds)
 
 
 def _job_entry(args):
-    import init_paths  # noqa: F401  (a spawned job starts from a bare interpreter)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")  # a bare interpreter
     cfg, params_path, records, context_specs, num_classes, mode = args
     import mxnet as mx
     contexts = [mx.Context(kind, index) for kind, index in context_specs]

@@ -1,4 +1,4 @@
-"""Per-scale batching for the tester (reference §7.3, `MNIteratorTestAutoFocus`), numpy + OpenCV only.
+"""Per-scale batching of whole test images (the original's `MNIteratorTestAutoFocus`), numpy + OpenCV only.
 
 For one test scale, a (min_t, max_t) pair or a factor-form entry (lib/chips/scales.py, the rule of TRAIN.SCALES:
 a factor, the last entry of the list a long side in px): every image is resized whole by its factor s;
@@ -10,11 +10,10 @@ each image sits top-left, RGB minus the pixel means, zeros elsewhere. A group's 
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from lib.chips.scales import scale_factor
-from lib.dataset.image_io import check_size, read_image
+from lib.data.image import paste_network_image, read_record_image
 
 
 @dataclass
@@ -28,16 +27,6 @@ class TestBatch:
     indices: np.ndarray
     scales: np.ndarray
     canvas: tuple
-
-
-def batch_images_for_scale(batch_images, scale_index):
-    """cfg.TEST.BATCH_IMAGES (an int, or one int per test scale) -> the batch size of scale `scale_index`."""
-    if isinstance(batch_images, (tuple, list)):
-        if scale_index >= len(batch_images):
-            raise ValueError("config key TEST.BATCH_IMAGES: %d entries but scale %d was asked"
-                             % (len(batch_images), scale_index))
-        return int(batch_images[scale_index])
-    return int(batch_images)
 
 
 def _make_batch(records, indices, scale, is_last):
@@ -64,27 +53,17 @@ def plan_batches(records, scale, batch_size, *, is_last=False):
             for group in (landscape, portrait) for k in range(0, len(group), batch_size)]
 
 
-def network_image(image, s, pixel_means):
-    """HxWx3 uint8 BGR image -> resized by s (INTER_LINEAR) -> (3, h, w) float32 RGB minus the BGR means."""
-    image = cv2.resize(image, None, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
-    image = image.astype(np.float32) - np.asarray(pixel_means, dtype=np.float32)  # BGR means on BGR pixels
-    return image[:, :, ::-1].transpose(2, 0, 1)
+def read_uncached(record):
+    """A record's image for the tester (each is read once per scale): `read_record_image` without the cache."""
+    return read_record_image(record, cached=False)
 
 
-def _network_image(record, s, pixel_means):
-    """Read a record's image (mirrored if flipped) -> `network_image`; DatasetError naming the file when it is
-    unreadable, truncated or not of the record's size."""
-    image = read_image(record.image)
-    check_size(image, record.image, record.width, record.height)
-    if record.flipped:
-        image = image[:, ::-1]
-    return network_image(image, s, pixel_means)
-
-
-def prepare_batch(records, batch, pixel_means):
+def prepare_batch(records, batch, pixel_means, read=read_uncached):
     """The network input of one TestBatch.
 
-    pixel_means: cfg.network.PIXEL_MEANS (BGR order).
+    records: items with width and height; read(item) -> its HxWx3 uint8 BGR image (default: an ImageRecord's
+    file, mirrored when flipped; DatasetError naming the file when it is unreadable, truncated or of another size).
+    pixel_means: BGR, as cfg.network.PIXEL_MEANS.
     Returns data (B, 3, H, W) float32 RGB minus means, zero-padded bottom/right to the canvas;
     im_info (B, 3) float32 rows [h_resized, w_resized, s]; indices (B,) the record indices.
     """
@@ -92,8 +71,6 @@ def prepare_batch(records, batch, pixel_means):
     data = np.zeros((len(batch.indices), 3, height, width), dtype=np.float32)
     im_info = np.zeros((len(batch.indices), 3), dtype=np.float32)
     for k, (i, s) in enumerate(zip(batch.indices, batch.scales)):
-        image = _network_image(records[i], s, pixel_means)
-        h, w = image.shape[1:]
-        data[k, :, :h, :w] = image
+        h, w = paste_network_image(read(records[i]), s, pixel_means, data[k])
         im_info[k] = (h, w, s)
     return data, im_info, batch.indices

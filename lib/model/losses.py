@@ -1,5 +1,5 @@
-"""SNIPER losses with the reference's normalisations (§5.2, §5.3, §5.8), unscaled (the trainer applies
-any fp16 loss scale).
+"""SNIPER losses with the original's normalisations (its symbols' SoftmaxOutput / MakeLoss grad_scale values),
+unscaled (the trainer applies any fp16 loss scale).
 
 With B the chips in the batch (per device), the total is
     rpn_cls  = mean CE over anchors with label != -1           (SoftmaxOutput, normalization 'valid')
@@ -15,9 +15,11 @@ from mxnet import gluon
 
 RCNN_L1_DENOMINATOR = 188.0
 RPN_L1_FACTOR = 3.0
+# Output names. The loss terms end in "_loss" (logged); per head <h>, the metrics read <h>_cls_prob, <h>_label and
+# <h>_l1_sum (the smooth-L1 sum before its normalisation), so a new head adds its outputs under these names.
 LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rcnn_cls_loss", "rcnn_l1_loss",
-                "rpn_cls_prob", "rpn_label", "rcnn_cls_prob", "rcnn_label")
-RPN_LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rpn_cls_prob", "rpn_label")
+                "rpn_cls_prob", "rpn_label", "rpn_l1_sum", "rcnn_cls_prob", "rcnn_label", "rcnn_l1_sum")
+RPN_LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rpn_cls_prob", "rpn_label", "rpn_l1_sum")
 
 
 def batch_size(F, labels):
@@ -39,12 +41,13 @@ def smooth_l1_sum(F, pred, target, weight):
 
 
 def rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target, rpn_bbox_weight, rpn_batch_size):
-    """(images (1,), RPN CE over non-ignored anchors, RPN smooth L1 * 3 / (images * rpn_batch_size))."""
+    """(images (1,), RPN CE over non-ignored anchors, RPN smooth L1 * 3 / (images * rpn_batch_size),
+    the smooth-L1 sum (1,))."""
     images = batch_size(F, rpn_label)
     ce, count = masked_ce(F, F.log_softmax(rpn_cls_score, axis=1), rpn_label, axis=1)
-    rpn_l1 = smooth_l1_sum(F, rpn_bbox_pred, rpn_bbox_target, rpn_bbox_weight) * RPN_L1_FACTOR \
-        / (images * rpn_batch_size)
-    return images, ce / F.maximum(count, 1.0), rpn_l1
+    l1_sum = smooth_l1_sum(F, rpn_bbox_pred, rpn_bbox_target, rpn_bbox_weight)
+    rpn_l1 = l1_sum * RPN_L1_FACTOR / (images * rpn_batch_size)
+    return images, ce / F.maximum(count, 1.0), rpn_l1, l1_sum
 
 
 class SNIPERLoss(gluon.HybridBlock):
@@ -54,8 +57,10 @@ class SNIPERLoss(gluon.HybridBlock):
     rcnn_bbox_pred (B, R, 4), rcnn_label (B, R), rcnn_bbox_target, rcnn_bbox_weight (B, R, 4),
     rpn_label (B, N), rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
     Returns LOSS_OUTPUTS: total (1,), the four components (1,) each, then for metrics rpn_cls_prob
-    (B, 2, N), rpn_label (B, N), rcnn_cls_prob (B, R, K), rcnn_label (B, R) (no gradient through these).
+    (B, 2, N), rpn_label (B, N), rpn_l1_sum (1,), rcnn_cls_prob (B, R, K), rcnn_label (B, R), rcnn_l1_sum (1,)
+    (no gradient through these).
     """
+    output_names = LOSS_OUTPUTS
 
     def __init__(self, rpn_batch_size=256, rcnn_cls_norm="valid", num_rois=300, **kwargs):
         super().__init__(**kwargs)
@@ -65,30 +70,32 @@ class SNIPERLoss(gluon.HybridBlock):
 
     def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rcnn_cls_score, rcnn_bbox_pred, rcnn_label,
                        rcnn_bbox_target, rcnn_bbox_weight, rpn_label, rpn_bbox_target, rpn_bbox_weight):
-        images, rpn_cls, rpn_l1 = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target,
-                                             rpn_bbox_weight, self._rpn_batch)
+        images, rpn_cls, rpn_l1, rpn_l1_sum = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label,
+                                                         rpn_bbox_target, rpn_bbox_weight, self._rpn_batch)
         ce, count = masked_ce(F, F.log_softmax(rcnn_cls_score, axis=-1), rcnn_label, axis=-1)
         rcnn_cls = ce / (F.maximum(count, 1.0) if self._rcnn_norm == "valid" else images * self._num_rois)
-        rcnn_l1 = smooth_l1_sum(F, rcnn_bbox_pred, rcnn_bbox_target, rcnn_bbox_weight) \
-            / (images * RCNN_L1_DENOMINATOR)
+        rcnn_l1_sum = smooth_l1_sum(F, rcnn_bbox_pred, rcnn_bbox_target, rcnn_bbox_weight)
+        rcnn_l1 = rcnn_l1_sum / (images * RCNN_L1_DENOMINATOR)
         total = rpn_cls + rpn_l1 + rcnn_cls + rcnn_l1
-        metrics = (F.softmax(rpn_cls_score, axis=1), rpn_label, F.softmax(rcnn_cls_score, axis=-1), rcnn_label)
+        metrics = (F.softmax(rpn_cls_score, axis=1), rpn_label, rpn_l1_sum,
+                   F.softmax(rcnn_cls_score, axis=-1), rcnn_label, rcnn_l1_sum)
         return (total, rpn_cls, rpn_l1, rcnn_cls, rcnn_l1) + tuple(F.stop_gradient(m) for m in metrics)
 
 
 class RPNLoss(gluon.HybridBlock):
     """The RPN-only network's losses (TRAIN.ONLY_PROPOSAL): RPN_LOSS_OUTPUTS from
     rpn_cls_score (B, 2, N), rpn_bbox_pred (B, 4A, fh, fw) and the loader's RPN targets."""
+    output_names = RPN_LOSS_OUTPUTS
 
     def __init__(self, rpn_batch_size=256, **kwargs):
         super().__init__(**kwargs)
         self._rpn_batch = rpn_batch_size
 
     def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target, rpn_bbox_weight):
-        _, rpn_cls, rpn_l1 = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target,
-                                        rpn_bbox_weight, self._rpn_batch)
-        probs = F.stop_gradient(F.softmax(rpn_cls_score, axis=1))
-        return rpn_cls + rpn_l1, rpn_cls, rpn_l1, probs, F.stop_gradient(rpn_label)
+        _, rpn_cls, rpn_l1, l1_sum = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label, rpn_bbox_target,
+                                                rpn_bbox_weight, self._rpn_batch)
+        metrics = (F.softmax(rpn_cls_score, axis=1), rpn_label, l1_sum)
+        return (rpn_cls + rpn_l1, rpn_cls, rpn_l1) + tuple(F.stop_gradient(m) for m in metrics)
 
 
 def build_loss(cfg):

@@ -1,17 +1,19 @@
 """Training metrics of the original (RPNAcc, RPNLogLoss, RPNL1Loss and the RCNN twins), reduced on the device.
 
-RPN: accuracy and log loss over anchors whose label is not -1, L1 = summed smooth-L1 / that count.
-RCNN: the same over RoIs whose label is not -1. Each device reduces its outputs to 8 numbers (per head: correct,
-summed -log p(label), count, summed smooth-L1); one host copy per step brings every device's numbers and
-loss terms over (instead of the class probabilities and labels: megabytes per device and one wait each).
+Per head: accuracy and log loss over the labels that are not -1, L1 = summed smooth-L1 / that count. The loss
+block names what they need (lib/model/losses.py): <head>_cls_prob, <head>_label, <head>_l1_sum. Each device
+reduces its outputs to 4 numbers per head (correct, summed -log p(label), count, summed smooth-L1); one host copy
+per step brings every device's numbers and loss terms over (instead of the class probabilities and labels:
+megabytes per device and one wait each).
 """
 from collections import OrderedDict
 
 import mxnet as mx
 import numpy as np
 
-METRIC_NAMES = ("RPNAcc", "RPNLogLoss", "RPNL1Loss", "RCNNAcc", "RCNNLogLoss", "RCNNL1Loss")
-HEADS = ("RPN", "RCNN")
+# (metric prefix, loss-output prefix, class axis of <prefix>_cls_prob); a head is measured when its outputs exist
+HEADS = (("RPN", "rpn", 1), ("RCNN", "rcnn", -1))
+STATS_PER_HEAD = 4
 
 
 def classification_sums(probs, labels, class_axis):
@@ -24,60 +26,61 @@ def classification_sums(probs, labels, class_axis):
     return mx.nd.stack(correct.sum(), logloss.sum(), keep.sum()).reshape(-1)
 
 
-def device_stats(losses, rpn_batch_size, rcnn_l1_denominator=188.0):
-    """One device's loss outputs (dict of NDArrays, lib.model.losses.LOSS_OUTPUTS) -> (8,) NDArray on its device.
+def measured_heads(losses):
+    """The metric prefixes of the heads whose outputs are in `losses` (HEADS order)."""
+    return [name for name, key, _ in HEADS if key + "_label" in losses]
 
-    Per head: correct, log-loss sum, count, smooth-L1 sum. The L1 sums are recovered from the normalised loss
-    terms, as the original's RPNL1Loss / RCNNL1LossCRCNN metrics: RPN L1 x B x RPN_BATCH_SIZE / 3, RCNN L1 x
-    B x 188. The RCNN part is zero for the RPN-only network.
-    """
-    rpn_label = losses["rpn_label"].astype("float32")
-    images = rpn_label.shape[0]
-    rpn = classification_sums(losses["rpn_cls_prob"], rpn_label, class_axis=1)
-    parts = [rpn, losses["rpn_l1_loss"].reshape(-1) * (images * rpn_batch_size / 3.0)]
-    if "rcnn_label" in losses:
-        rcnn = classification_sums(losses["rcnn_cls_prob"], losses["rcnn_label"].astype("float32"), class_axis=-1)
-        parts += [rcnn, losses["rcnn_l1_loss"].reshape(-1) * (images * rcnn_l1_denominator)]
-    else:
-        parts.append(mx.nd.zeros((4,), ctx=rpn.context))
+
+def device_stats(losses):
+    """One device's loss outputs (dict name -> NDArray) -> (4 x heads,) float32 NDArray on its device.
+
+    Per measured head: correct, log-loss sum, count, smooth-L1 sum."""
+    parts = []
+    for _, key, axis in HEADS:
+        if key + "_label" in losses:
+            parts += [classification_sums(losses[key + "_cls_prob"], losses[key + "_label"].astype("float32"),
+                                          class_axis=axis), losses[key + "_l1_sum"].reshape(-1)]
     return mx.nd.concat(*[p.astype("float32") for p in parts], dim=0)
 
 
-def read_step(results, rpn_batch_size):
+def read_step(results):
     """All devices' metric statistics and loss terms in one host copy.
 
-    results: one dict of loss outputs per device. Returns (stats (D, 8) float64, {loss term: sum over devices}).
+    results: one dict of loss outputs per device. Returns ({head: (D, 4) float64 statistics}, {loss term: sum
+    over devices}) where the loss terms are the outputs named "*_loss".
     """
     terms = [k for k in results[0] if k.endswith("_loss")]
-    rows = [mx.nd.concat(device_stats(r, rpn_batch_size), *[r[k].reshape(-1).astype("float32") for k in terms],
+    heads = measured_heads(results[0])
+    rows = [mx.nd.concat(device_stats(r), *[r[k].reshape(-1).astype("float32") for k in terms],
                          dim=0).as_in_context(mx.cpu()) for r in results]
     values = mx.nd.stack(*rows).asnumpy().astype(np.float64)
-    return values[:, :8], dict(zip(terms, values[:, 8:].sum(axis=0).tolist()))
+    width = STATS_PER_HEAD * len(heads)
+    stats = {head: values[:, k * STATS_PER_HEAD:(k + 1) * STATS_PER_HEAD] for k, head in enumerate(heads)}
+    return stats, dict(zip(terms, values[:, width:].sum(axis=0).tolist()))
 
 
 class RunningMetrics:
-    """Sums of numerators and denominators per metric since the last reset."""
+    """Sums of numerators and denominators per metric since the last reset (in the order first added)."""
 
-    def __init__(self, names=METRIC_NAMES):
-        self.names = tuple(names)
+    def __init__(self):
         self.reset()
 
     def reset(self):
-        self.num = dict.fromkeys(self.names, 0.0)
-        self.den = dict.fromkeys(self.names, 0)
+        self.num = OrderedDict()
+        self.den = OrderedDict()
 
     def add(self, name, numerator, denominator):
-        self.num[name] += float(numerator)
-        self.den[name] += denominator
+        self.num[name] = self.num.get(name, 0.0) + float(numerator)
+        self.den[name] = self.den.get(name, 0) + denominator
 
     def add_stats(self, stats):
-        """Add (D, 8) or (8,) device statistics (device_stats' layout)."""
-        for row in np.asarray(stats, dtype=np.float64).reshape(-1, 8):
-            for head, (correct, logloss, count, l1_sum) in zip(HEADS, row.reshape(2, 4)):
+        """Add {head: (D, 4) or (4,) statistics} (device_stats' layout per head: correct, log loss, count, L1)."""
+        for head, rows in stats.items():
+            for correct, logloss, count, l1_sum in np.asarray(rows, dtype=np.float64).reshape(-1, STATS_PER_HEAD):
                 self.add(head + "Acc", correct, int(count))
                 self.add(head + "LogLoss", logloss, int(count))
                 self.add(head + "L1Loss", l1_sum, int(count))
 
     def values(self):
         """OrderedDict name -> value for metrics that saw data."""
-        return OrderedDict((n, self.num[n] / self.den[n]) for n in self.names if self.den[n])
+        return OrderedDict((n, self.num[n] / self.den[n]) for n in self.num if self.den[n])

@@ -1,35 +1,36 @@
-"""The SNIPER training loop (reference §6) on Gluon: devices, kvstore, fp16 loss scale, schedule, checkpoints.
+"""The SNIPER training loop on Gluon: `Session.run_step` is one update, `Session.run_epoch` runs the steps and
+calls the hooks (lib/train/hooks.py: progress bar, log rows, checkpoints, warnings, loss curve) around them.
 
 With TRAIN.MAX_ITERATIONS the run ends after that many updates: the epoch in progress is cut short and its
 end-of-epoch checkpoint is written as usual (equal-compute ablations). `pixels` in the progress and the log rows
 counts the network input pixels processed so far (all workers).
 
-Per iteration: the global batch is split over the devices, each device computes its losses (already normalised
-per device, as the reference), the gradients are summed over devices and workers by the kvstore
+Per update: the global batch is split over the devices, each device computes its losses (already normalised
+per device, as the original's symbols), the gradients are summed over devices and workers by the kvstore
 (rescale_grad = 1 / loss scale, so no averaging), and every device takes the same SGD step (lib.train.kvstore).
 """
 import dataclasses
 import logging
 import math
 import os
-import time
 
 import mxnet as mx
 from mxnet import autograd
-from tqdm import tqdm
 
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from lib.model.losses import LOSS_OUTPUTS, RPN_LOSS_OUTPUTS, build_loss, loss_inputs
+from lib.model.losses import build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import TrainOutput, build_sniper
 from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
                                   output_dir, save_checkpoint)
 from lib.runtime.devices import parse_contexts, set_cudnn_autotune, split_batch
 from lib.train.kvstore import create_kvstore, create_trainer, gradient_step
+from lib.train.hooks import (EpochCheckpoint, EpochState, InterruptCheckpoint, LogRows, LossCurve, PeriodicCheckpoint,
+                             ProgressBar, TruncatedGtWarning)
 from lib.train.logbook import Logbook
 from lib.train.lr_schedule import build_scheduler
-from lib.train.metrics import RunningMetrics, read_step
+from lib.train.metrics import read_step
 from lib.train.mixed_precision import LossScaler, check_fp16_contexts
 from lib.train.output_errors import writing
 from lib.train.pretrained import load_pretrained
@@ -79,7 +80,7 @@ def _worker_rank(kvstore):
     return 0, 1
 
 
-def _check_finite(loss_parts, iteration):
+def check_finite(loss_parts, iteration):
     for name, value in loss_parts.items():
         if not math.isfinite(value):
             raise NonFiniteLoss("iteration %d: loss %s is %s; lower TRAIN.lr or enable TRAIN.DYNAMIC_LOSS_SCALE "
@@ -123,8 +124,17 @@ class Session:
             self._resume()
         self.logbook = Logbook(self.folder)
         self._guard = InterruptGuard()  # installed by run()
-        self._position = None  # (epoch, next batch, batches in the epoch) after the last finished step
         self._saved_update = self.progress["num_update"]
+        self.interrupt_checkpoint = InterruptCheckpoint(self)
+        self.hooks = self.default_hooks()
+
+    def default_hooks(self):
+        """The hooks of a run, in call order (lib/train/hooks.py)."""
+        cfg, chips = self.cfg, len(self.contexts) * self.cfg.TRAIN.BATCH_IMAGES
+        hooks = [ProgressBar(chips, enabled=self.rank == 0), LogRows(self, cfg.TRAIN.DISPLAY, chips),
+                 PeriodicCheckpoint(self, cfg.TRAIN.CHECKPOINT_ITERS), self.interrupt_checkpoint,
+                 TruncatedGtWarning(cfg.dataset.MAX_GTS), EpochCheckpoint(self)]
+        return hooks + ([LossCurve(self.logbook)] if self.rank == 0 else [])
 
     def _resume(self):
         """Load the newest intact checkpoint (a corrupt one is skipped with a warning naming its file)."""
@@ -146,27 +156,52 @@ class Session:
             log.warning("%s.states missing: momentum and the lr schedule restart from zero", stem)
 
     def _device_losses(self, part):
-        """One device's loss outputs: dict (RPN_)LOSS_OUTPUTS name -> NDArray."""
+        """One device's loss outputs: dict name (the loss block's output_names) -> NDArray."""
         outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"])
         targets = (part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
         if self.cfg.TRAIN.ONLY_PROPOSAL:
             rpn_cls_score, _, rpn_bbox_pred = outputs
-            return dict(zip(RPN_LOSS_OUTPUTS, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
-        return dict(zip(LOSS_OUTPUTS, self.loss(*loss_inputs(TrainOutput(*outputs), *targets))))
+            return dict(zip(self.loss.output_names, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
+        return dict(zip(self.loss.output_names, self.loss(*loss_inputs(TrainOutput(*outputs), *targets))))
 
-    def _step(self, batch, iteration, metrics):
+    def run_step(self, batch, metrics):
+        """One update from this worker's share of a global batch: losses and gradients on every device, the
+        metrics' statistics, the NaN/inf stop, then the summed gradients' step (lib.train.kvstore)."""
+        self.progress["num_update"] += 1
+        self.progress["pixels"] += int(self.num_workers * batch["data"].size // 3)  # B x H x W, every worker
         parts = split_batch(batch, self.contexts)
         with autograd.record():
             results = [self._device_losses(p) for p in parts]
             scaled = [r["total"] * self.scaler.scale for r in results]
         autograd.backward(scaled)
-        stats, loss_terms = read_step(results, self.cfg.TRAIN.RPN_BATCH_SIZE)  # one host copy
+        stats, loss_terms = read_step(results)  # one host copy
         metrics.add_stats(stats)
-        _check_finite(loss_terms, iteration)
-        gradient_step(self.trainer, self.net.collect_params().values(), self.scaler, iteration)
+        check_finite(loss_terms, self.progress["num_update"])
+        gradient_step(self.trainer, self.net.collect_params().values(), self.scaler, self.progress["num_update"])
 
     def run_epoch(self, epoch, start_batch=0):
-        """Train one epoch (from `start_batch` when resuming); checkpoints at the end."""
+        """Train one epoch (from `start_batch` when resuming), calling the hooks around every step."""
+        epoch_chips, indices = self._epoch_plan(epoch, start_batch)
+        loader = ChipLoader(self.records, self.cfg, epoch_chips, batch_indices=indices)
+        state = EpochState(epoch=epoch, total=len(indices), num_batches=epoch_chips.num_batches, loader=loader)
+        batches = iter(loader)
+        for hook in self.hooks:
+            hook.before_epoch(state)
+        try:
+            for state.done, (state.batch_index, batch) in enumerate(zip(indices, batches), 1):
+                with self._guard.deferred():  # a signal waits for the step and its hooks (log row, checkpoint)
+                    self.run_step(batch, state.metrics)
+                    for hook in self.hooks:
+                        hook.after_step(state)
+        finally:
+            for hook in self.hooks:
+                hook.close(state)
+            batches.close()  # stops the loader's workers now, also when interrupted
+        for hook in self.hooks:
+            hook.after_epoch(state)
+
+    def _epoch_plan(self, epoch, start_batch):
+        """(this worker's EpochChips, the batch indices to run: from start_batch, cut by TRAIN.MAX_ITERATIONS)."""
         cfg = self.cfg
         epoch_chips = self.first_epoch if epoch == cfg.TRAIN.begin_epoch else None
         epoch_chips = epoch_chips or build_epoch(self.records, cfg, epoch, self.devices_total)
@@ -177,52 +212,19 @@ class Session:
             log.info("TRAIN.MAX_ITERATIONS=%d: epoch %d ends after %d of its %d batches",
                      cfg.TRAIN.MAX_ITERATIONS, epoch + 1, start_batch + left, epoch_chips.num_batches)
             indices = indices[:left]
-        loader = ChipLoader(self.records, cfg, epoch_chips, batch_indices=indices)
-        metrics = RunningMetrics()
-        chips = len(self.contexts) * cfg.TRAIN.BATCH_IMAGES
-        batches = iter(loader)
-        bar = tqdm(zip(indices, batches), total=len(indices), desc="epoch %d" % (epoch + 1), unit="batch",
-                   disable=self.rank != 0)
-        start = time.time()
-        try:
-            for done, (batch_index, batch) in enumerate(bar, 1):
-                with self._guard.deferred():  # a signal waits for the step, its log row and checkpoint
-                    self.progress["num_update"] += 1
-                    pixels = self.num_workers * batch["data"].size // 3  # B x H x W of every worker's share
-                    self.progress["pixels"] += int(pixels)
-                    self._step(batch, self.progress["num_update"], metrics)
-                    speed = done * chips / max(time.time() - start, 1e-9)
-                    bar.set_postfix(chips_s="%.1f" % speed, **{k: "%.3f" % v for k, v in metrics.values().items()})
-                    if done % cfg.TRAIN.DISPLAY == 0 or done == len(indices):
-                        self._log(epoch, batch_index, speed, metrics)
-                    if cfg.TRAIN.CHECKPOINT_ITERS and done % cfg.TRAIN.CHECKPOINT_ITERS == 0 and done < len(indices):
-                        self._save(epoch, batch_index + 1)
-                    self._position = (epoch, batch_index + 1, epoch_chips.num_batches)
-        finally:
-            bar.close()
-            batches.close()  # stops the loader's workers now, also when interrupted
-        if loader.num_gts_truncated:
-            log.warning("epoch %d: %d gt boxes beyond dataset.MAX_GTS=%d were left out of gt_boxes",
-                        epoch + 1, loader.num_gts_truncated, cfg.dataset.MAX_GTS)
-        self._save(epoch + 1, 0)
-        if self.rank == 0:
-            log.info("loss curve: %s", self.logbook.plot())
+        return epoch_chips, indices
 
     def _iterations_left(self):
         """Updates left before TRAIN.MAX_ITERATIONS, or None without that limit."""
         limit = self.cfg.TRAIN.MAX_ITERATIONS
         return max(0, limit - self.progress["num_update"]) if limit else None
 
-    def _log(self, epoch, batch_index, speed, metrics):
-        row = {"epoch": epoch + 1, "batch": batch_index + 1, "iteration": self.progress["num_update"],
-               "pixels": self.progress["pixels"],
-               "lr": self.trainer.learning_rate, "chips_per_s": speed, "loss_scale": self.scaler.scale}
-        row.update(metrics.values())
-        if self.rank == 0:
-            self.logbook.write(row)
-        metrics.reset()
+    def unsaved(self):
+        """True when updates were made since the last checkpoint."""
+        return self.progress["num_update"] != self._saved_update
 
-    def _save(self, epoch, batch):
+    def save(self, epoch, batch):
+        """Checkpoint the run at (epoch, next batch) (rank 0 writes); the params path or None."""
         self.progress.update({"epoch": epoch, "batch": batch})
         self.progress.update(self.scaler.state())
         mx.nd.waitall()  # MKLDNN BatchNorm writes its running statistics in the backward, unseen by the engine
@@ -230,13 +232,6 @@ class Session:
         if self.rank == 0:
             return save_checkpoint(self.net, self.trainer, self.folder, dict(self.progress))  # workers' states agree
         return None
-
-    def _save_interrupted(self):
-        """Checkpoint the last finished step when it is newer than the last checkpoint; the params path or None."""
-        if self._position is None or self.progress["num_update"] == self._saved_update:
-            return None
-        epoch, next_batch, num_batches = self._position
-        return self._save(epoch + 1, 0) if next_batch == num_batches else self._save(epoch, next_batch)
 
     def _write_classes(self):
         """`<folder>/classes.json`: the class names and dataset category ids the checkpoints predict (the
@@ -259,7 +254,7 @@ class Session:
                     self._train()
                 except KeyboardInterrupt as interrupt:
                     with self._guard.ignored():  # a second signal must not stop this checkpoint
-                        saved = self._save_interrupted()
+                        saved = self.interrupt_checkpoint.save()
                     if isinstance(interrupt, Interrupted):
                         interrupt.checkpoint, interrupt.in_run = saved, True
                     raise
