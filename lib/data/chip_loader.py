@@ -1,4 +1,5 @@
-"""One training chip, image to network inputs (reference §4.3, §4.4): crop, resize, pad, normalise, move boxes.
+"""One training chip, image to network inputs: crop, resize, pad, normalise, move boxes (as the original's
+`im_worker` and `anchor_worker`, lib/data_utils/data_workers.py; docs/design.md, "One chip's network inputs").
 
 Coordinates: chip boxes are float x1, y1, x2, y2 in original image pixels; a chip's pixels are the original
 rows int(y1):int(y2) and columns int(x1):int(x2) resized by the chip's scale s and pasted top-left into a
@@ -26,7 +27,7 @@ def crop_chip_image(image, chip, chip_size, pixel_means_bgr):
 
 
 def boxes_in_chip(boxes, chip, chip_size):
-    """Move gt boxes into chip pixels (reference §4.4).
+    """Move gt boxes into chip pixels (as the original's `anchor_worker`).
 
     boxes: (N, 4) in original pixels. Each box is shifted by the float chip origin, multiplied by s, rounded
     half to even, clipped to [0, C - 1]; boxes narrower or shorter than 10 px (+1 convention) are dropped.
