@@ -121,8 +121,11 @@ def starting_config(cfg):
                "TEST.TEST_EPOCH": cfg.TRAIN.end_epoch, "dataset.MAX_GTS": max(cfg.dataset.MAX_GTS, most)}
     if not isinstance(cfg.TEST.BATCH_IMAGES, int):
         derived["TEST.BATCH_IMAGES"] = (1,) * len(plan.scales)
-    if 2 * most > cfg.TEST.MAX_PER_IMAGE:  # dense images: keep and count twice the most gts of an image
-        derived["TEST.MAX_PER_IMAGE"] = derived["TEST.EVAL_MAX_DETS"] = 100 * math.ceil(2 * most / 100)
+    if 2 * most > 100:  # dense images: keep and count twice the most gts of an image, in hundreds
+        derived["TEST.EVAL_MAX_DETS"] = 100 * math.ceil(2 * most / 100)
+        derived["TEST.MAX_PER_IMAGE"] = max(cfg.TEST.MAX_PER_IMAGE, derived["TEST.EVAL_MAX_DETS"])
+    else:  # COCO's evaluation, whatever a dense-scene base config said
+        derived["TEST.EVAL_MAX_DETS"] = 100
     for key, value in derived.items():
         set_key(cfg, key, value)
     check_values(cfg)

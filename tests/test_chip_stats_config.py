@@ -95,11 +95,13 @@ def test_voc_with_its_own_class_names(tmp_path, capsys):
     path = str(tmp_path / "boats.yml")
     code = chip_stats.main(["--cfg", QUICKSTART_CFG, "--write-config", path, "--set", "dataset.dataset",
                             "PascalVOC", "dataset.dataset_path", str(tmp_path / "voc"), "dataset.root_path",
-                            str(tmp_path), "dataset.image_set", "2012_train", "dataset.CLASSES", "auto"])
+                            str(tmp_path), "dataset.image_set", "2012_train", "dataset.CLASSES", "auto",
+                            "TEST.MAX_PER_IMAGE", "400", "TEST.EVAL_MAX_DETS", "400"])  # a dense-scene base
     assert code == 0, capsys.readouterr().err
     cfg = load_config(path)
     assert cfg.dataset.CLASSES == "buoy,kayak" and cfg.dataset.NUM_CLASSES == 3  # sorted names, fixed in the file
     assert load_dataset(cfg, "2012_train").class_names == ["__background__", "buoy", "kayak"]
+    assert cfg.TEST.EVAL_MAX_DETS == 100 and cfg.TEST.MAX_PER_IMAGE == 400  # 2 objects per image: COCO's maxDets
 
 
 def test_a_dataset_without_boxes_is_one_line(tmp_path, capsys):
