@@ -28,6 +28,7 @@ from lib.dataset.roidb import ImageRecord
 from lib.inference.pyramid import plan_batches, prepare_batch
 from lib.utils.atomic import atomic_write, remove_stale_tmp
 from loader_helpers import paper_cfg, record, small_setup
+from process_helpers import alive, descendants, shm_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,51 +86,6 @@ def test_remove_stale_tmp_keeps_new_and_foreign_files(tmp_path):
 
 # ---- processes and shared memory of a killed loader -------------------------------------------------------
 
-def _children():
-    """{parent pid: [child pids]} of every process."""
-    tree = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def _descendants(pid):
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid):
-    """True while `pid` runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _shm_files(pids):
-    """The /dev/shm files (shared memory, semaphores) mapped by `pids` that still have a name."""
-    names = set()
-    for pid in pids:
-        try:
-            with open("/proc/%d/maps" % pid) as f:
-                names.update(line.split(None, 5)[5].strip() for line in f
-                             if "/dev/shm/" in line and not line.rstrip().endswith("(deleted)"))
-        except OSError:
-            continue
-    return names
-
-
 def _kill_and_wait(victim, sig, run_pids, shm, bound=30.0):
     """Send `sig` to the victim; wait up to `bound` s for every pid of `run_pids` and file of `shm` to go.
     Returns (pids still alive, files still there)."""
@@ -137,7 +93,7 @@ def _kill_and_wait(victim, sig, run_pids, shm, bound=30.0):
     victim.wait()
     deadline = time.monotonic() + bound
     while True:
-        left = [pid for pid in run_pids if _alive(pid)], sorted(p for p in shm if os.path.exists(p))
+        left = [pid for pid in run_pids if alive(pid)], sorted(p for p in shm if os.path.exists(p))
         if not any(left) or time.monotonic() > deadline:
             return left
 
@@ -145,9 +101,9 @@ def _kill_and_wait(victim, sig, run_pids, shm, bound=30.0):
 def _wait_for_tree(pid, size, bound=60.0):
     """The descendants of `pid` once there are at least `size` of them."""
     deadline = time.monotonic() + bound
-    while len(_descendants(pid)) < size and time.monotonic() < deadline:
+    while len(descendants(pid)) < size and time.monotonic() < deadline:
         time.sleep(0.1)
-    return _descendants(pid)
+    return descendants(pid)
 
 
 @contextlib.contextmanager
@@ -180,12 +136,12 @@ def test_killed_loader_leaves_no_process_and_no_shared_memory(tmp_path, sig):
     with _victim(code) as (victim, run, shm):
         line = victim.stdout.readline()
         assert line, "the loader process did not start"
-        run += _descendants(victim.pid)
-        shm |= _shm_files([victim.pid] + run)
+        run += descendants(victim.pid)
+        shm |= shm_files([victim.pid] + run)
         assert set(json.loads(line)["workers"]) <= set(run) and len(run) >= 4  # + fork server, resource tracker
         assert any("sem." in name for name in shm)  # the task queues' semaphores
-        alive, files = _kill_and_wait(victim, sig, run, shm)
-        assert alive == [] and files == []
+        running, files = _kill_and_wait(victim, sig, run, shm)
+        assert running == [] and files == []
 
 
 def test_killed_chip_mining_leaves_no_process(tmp_path):
@@ -193,10 +149,10 @@ def test_killed_chip_mining_leaves_no_process(tmp_path):
     with _victim("from loader_helpers import run_mining_then_sleep\nrun_mining_then_sleep()") as (victim, run, shm):
         assert victim.stdout.readline().strip() == "mining"
         run += _wait_for_tree(victim.pid, 3)  # the fork server and 2 pool processes
-        shm |= _shm_files([victim.pid] + run)
+        shm |= shm_files([victim.pid] + run)
         assert len(run) >= 3
-        alive, files = _kill_and_wait(victim, signal.SIGKILL, run, shm)
-        assert alive == [] and files == []
+        running, files = _kill_and_wait(victim, signal.SIGKILL, run, shm)
+        assert running == [] and files == []
 
 
 # ---- truncated images: loader, tester, demo ------------------------------------------------------------------
