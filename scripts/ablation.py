@@ -72,13 +72,12 @@ def run(command, log_path):
 
 def epoch_plan(cfg_file, words):
     """Epoch 0 of a config: (batches, network-input pixels incl. padding, chips, images)."""
-    from lib.data.chip_loader import chip_canvas
     from lib.data.epoch import build_epoch
     from lib.train.records import training_records
     cfg = load_config(cfg_file, words)
     records = training_records(cfg)[0]
     epoch = build_epoch(records, cfg, 0)
-    pixels = sum(chip_canvas(chip, cfg) ** 2 for _, chip in epoch.entries)
+    pixels = sum(chip.canvas ** 2 for _, chip in epoch.entries)
     return epoch.num_batches, pixels, epoch.num_chips, len(records)
 
 

@@ -11,6 +11,9 @@ from lib.dataset.roidb import ImageRecord
 RED_BGR = (0, 0, 255)
 
 
+PAPER_VALID_RANGES = ((-1, 80), (32, 150), (120, -1))
+
+
 def paper_cfg(**train):
     """The paper's loader settings: 512 chips, 21 anchors, RPN overlaps 0.5 / 0.4, COCO scales."""
     cfg = default_config()
@@ -18,7 +21,7 @@ def paper_cfg(**train):
     cfg.TRAIN.RPN_POSITIVE_OVERLAP = 0.5
     cfg.TRAIN.RPN_NEGATIVE_OVERLAP = 0.4
     cfg.TRAIN.SCALES = (3.0, 1.667, 512.0)
-    cfg.TRAIN.VALID_RANGES = ((-1, 80), (32, 150), (120, -1))
+    cfg.TRAIN.VALID_RANGES = PAPER_VALID_RANGES
     for key, value in train.items():
         cfg.TRAIN[key] = value
     return cfg
@@ -41,11 +44,11 @@ def record(path, width, height, boxes, classes=None, flipped=False):
 
 
 def chip(x1, y1, scale, chip_size=512, scale_index=0, gt_index=(), size=None):
-    """A chip whose C x C window starts at (x1, y1) in original px."""
+    """A chip whose C x C window starts at (x1, y1) in original px, with the paper's valid range of its scale."""
     side = (chip_size - 1) / scale
     return Chip(box=np.array([x1, y1, x1 + side, y1 + side], dtype=np.float32), scale=scale,
-                scale_index=scale_index, size=size or (chip_size, chip_size),
-                gt_index=np.asarray(gt_index, dtype=np.int64))
+                scale_index=scale_index, size=size or (chip_size, chip_size), canvas=chip_size,
+                valid_range=PAPER_VALID_RANGES[scale_index], gt_index=np.asarray(gt_index, dtype=np.int64))
 
 
 def small_setup(tmp_path, num_batches=6, batch_size=2, missing=None, chip_size=128):
@@ -96,6 +99,15 @@ def run_mining_then_sleep(workers=2, images=400):
     from lib.data.epoch import _MiningJob, mine_chips
     from lib.chips import sample_negatives
     records = [record("x.png", 100, 100, [[1, 1, 50, 50]]) for _ in range(images)]
-    job = _MiningJob(slow_sampler, sample_negatives, (1.0,), ((-1, -1),), 64, 32, False, 0, 0, 0)
+    from lib.specs.training import ChipSpec
+    job = _MiningJob(sample_fn=slow_sampler, negatives_fn=sample_negatives,
+                     chips=ChipSpec(chip_size=64, scales=(1.0,), valid_ranges=((-1, -1),)), stride=32, seed=0, epoch=0)
     print("mining", flush=True)
     mine_chips(records, job, workers)
+
+
+def load_chip_cfg(record, chip, cfg, rng):
+    """load_chip with the LoaderSpec of `cfg`."""
+    from lib.data.chip_loader import load_chip
+    from lib.specs.training import LoaderSpec
+    return load_chip(record, chip, spec=LoaderSpec.from_config(cfg), rng=rng)

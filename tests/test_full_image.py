@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 
 from lib.chips.full_image import full_image_canvas, full_image_chip, sample_full_image
-from lib.data.chip_loader import load_chip
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from loader_helpers import paper_cfg, record, write_image
+from loader_helpers import load_chip_cfg, paper_cfg, record, write_image
 from test_loader_epoch import random_records
 
 SCALES = ((300, 420), (160, 256))
@@ -57,7 +56,7 @@ def test_load_chip_fills_its_canvas_and_uses_the_whole_canvas_as_valid_range(tmp
     gts = [[100, 100, 300, 260], [400, 50, 600, 400]]
     rec = record(write_image(tmp_path / "a.png", 640, 480, gts), 640, 480, gts)
     cfg = paper_cfg(FULL_IMAGE=True, SCALES=SCALES, CHIP_SIZE=512)
-    out, _ = load_chip(rec, full_image_chip(640, 480, 2, SCALES, 0), cfg, np.random.default_rng(0))
+    out, _ = load_chip_cfg(rec, full_image_chip(640, 480, 2, SCALES, 0), cfg, np.random.default_rng(0))
     assert out["data"].shape == (3, 448, 448)
     assert out["rpn_label"].shape == (21 * 28 * 28,) and np.sum(out["rpn_label"] == 1) > 0
     np.testing.assert_allclose(out["valid_ranges"], [0, 448])

@@ -3,7 +3,14 @@ import numpy as np
 
 from lib.data.anchor_targets import anchor_grid, anchor_targets, label_anchors, sample_labels
 from lib.geometry.boxes import bbox_overlaps, bbox_transform
+from lib.specs.training import AnchorSpec, RPNTargetSpec
 from loader_helpers import paper_cfg
+
+
+def _targets(valid_gts, invalid_gts, cfg, rng):
+    """anchor_targets with the specs of `cfg`, on a TRAIN.CHIP_SIZE chip."""
+    return anchor_targets(valid_gts, invalid_gts, anchors=AnchorSpec.from_config(cfg),
+                          rpn=RPNTargetSpec.from_config(cfg), chip_size=cfg.TRAIN.CHIP_SIZE, rng=rng)
 
 SCALES, RATIOS = (2, 4, 7, 10, 13, 16, 24), (0.5, 1, 2)
 A, F = 21, 32
@@ -32,7 +39,7 @@ def test_inside_anchors_within_32px_border():
 
 def test_gt_on_an_anchor_gives_positive_at_anchor_major_index_and_zero_target():
     box, _ = anchor_at(5, 10, 12)  # ratio 0.5, scale 16: 368 x 192 at cell (10, 12)
-    out = anchor_targets(box[None], np.zeros((0, 4)), paper_cfg(), np.random.default_rng(0))
+    out = _targets(box[None], np.zeros((0, 4)), paper_cfg(), np.random.default_rng(0))
     assert out["rpn_label"].shape == (A * F * F,)
     assert out["rpn_bbox_target"].shape == out["rpn_bbox_weight"].shape == (4 * A, F, F)
     assert out["rpn_label"][5 * F * F + 10 * F + 12] == 1
@@ -46,7 +53,7 @@ def test_gt_on_an_anchor_gives_positive_at_anchor_major_index_and_zero_target():
 
 def test_regression_targets_are_bbox_transform_against_best_valid_gt():
     gts = np.array([[100, 100, 180, 160], [300, 320, 420, 480]], dtype=np.float32)
-    out = anchor_targets(gts, np.zeros((0, 4)), paper_cfg(), np.random.default_rng(1))
+    out = _targets(gts, np.zeros((0, 4)), paper_cfg(), np.random.default_rng(1))
     anchors = grid()[0]
     labels = out["rpn_label"].reshape(A, F, F).transpose(1, 2, 0).reshape(-1)
     targets = out["rpn_bbox_target"].reshape(4 * A, F, F).transpose(1, 2, 0).reshape(-1, 4)
@@ -115,9 +122,9 @@ def test_full_chip_sampling_is_capped_and_seeded():
     ys, xs = np.mgrid[0:8, 0:8]
     gts = np.stack([xs.ravel() * 60, ys.ravel() * 60, xs.ravel() * 60 + 40, ys.ravel() * 60 + 40], 1)
     cfg = paper_cfg()
-    first = anchor_targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(7))
-    again = anchor_targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(7))
+    first = _targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(7))
+    again = _targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(7))
     assert np.sum(first["rpn_label"] == 1) == 128 and np.sum(first["rpn_label"] == 0) == 128
     np.testing.assert_array_equal(first["rpn_label"], again["rpn_label"])
-    other = anchor_targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(8))
+    other = _targets(gts.astype(np.float32), np.zeros((0, 4)), cfg, np.random.default_rng(8))
     assert not np.array_equal(first["rpn_label"], other["rpn_label"])

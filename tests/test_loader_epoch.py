@@ -28,7 +28,7 @@ def fake_sampler(width, height, gt_boxes, scales, valid_ranges, chip_size=512, s
     """One positive chip per gt and three negatives when proposals are given (all at scale 0)."""
     def make(i, negative):
         return Chip(box=np.array([i, 0, i + 100, 100], np.float32), scale=3.0, scale_index=0, size=(512, 512),
-                    negative=negative)
+                    canvas=512, valid_range=(-1, 80), negative=negative)
     negatives = [make(100 + k, True) for k in range(3)] if proposals is not None else []
     return ImageChips(positive=[make(i, False) for i in range(len(gt_boxes))], negative=negatives)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lib.data.batchify import batch_layout
+from lib.specs.training import LoaderSpec
 from lib.data.loader import ChipLoader, LoaderError
 from lib.dataset.errors import DatasetError
 from loader_helpers import small_setup
@@ -25,7 +26,7 @@ def test_batches_have_the_documented_layout(tmp_path):
     loader = ChipLoader(records, cfg, ep)
     batches = collect(loader)
     assert len(loader) == len(batches) == 2
-    for key, (shape, dtype) in batch_layout(cfg, 2).items():
+    for key, (shape, dtype) in batch_layout(LoaderSpec.from_config(cfg), 2, cfg.TRAIN.CHIP_SIZE).items():
         assert batches[0][key].shape == shape and batches[0][key].dtype == dtype, key
     assert batches[0]["rpn_label"].shape == (2, 21 * 8 * 8)
     assert batches[0]["gt_boxes"].shape == (2, 100, 5)
@@ -126,11 +127,12 @@ def test_batch_indices_select_batches_in_the_given_order(tmp_path, workers):
 
 def test_stalled_worker_is_reported_by_index_pid_and_task(tmp_path):
     # batch 1 (and every odd batch) is worker 1's: it has answered (so it has started) when it is stopped.
-    # The 5 s timeout counts from its start-up, so a loaded machine starting the workers slowly cannot trip
-    # it; building one batch of two 128 px chips takes milliseconds.
+    # The timeout counts from its start-up, so a loaded machine starting the workers slowly cannot trip it;
+    # building one batch of two 128 px chips takes milliseconds, so worker 0 (running) stays far below 15 s
+    # even on a loaded machine, and only the stopped worker can reach it.
     doing = r"(waiting for a task|building batch \d+ of epoch 2: chip [12] of 2, image \S*img[012].png)"
-    signalled_worker_ends_iteration(tmp_path, 1, signal.SIGSTOP, 5.0, r"worker 1 \(pid %(pid)d\) sent no batch in "
-                                    r"5 s \(TRAIN.LOADER_TIMEOUT\); it was " + doing + r"; process state T",
+    signalled_worker_ends_iteration(tmp_path, 1, signal.SIGSTOP, 15.0, r"worker 1 \(pid %(pid)d\) sent no batch in "
+                                    r"15 s \(TRAIN.LOADER_TIMEOUT\); it was " + doing + r"; process state T",
                                     after=2)
 
 

@@ -18,7 +18,7 @@ from lib.dataset.roidb import ImageRecord, flip_record
 
 def _chip(x1, y1, scale, side=64):
     return Chip(box=np.array([x1, y1, x1 + side / scale, y1 + side / scale], np.float32), scale=scale,
-                scale_index=0, size=(side, side))
+                scale_index=0, size=(side, side), canvas=side, valid_range=(-1, -1))
 
 
 def _rle(mask):

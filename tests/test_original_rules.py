@@ -5,7 +5,8 @@ import pytest
 
 from lib.config import load_config
 from lib.data.chip_loader import valid_in_chip
-from lib.model.sniper import proposal_layer
+from lib.model.proposal_target import ProposalTarget
+from lib.specs.training import AnchorSpec, RoITargetSpec
 
 PAPER = ("configs/faster/sniper_res101_e2e.yml", "configs/faster/sniper_res50_e2e.yml",
          "configs/faster/sniper_mobilenetv2_e2e.yml", "configs/faster/sniper_res101_e2e_pascal_voc.yml")
@@ -25,7 +26,7 @@ def test_defaults_and_paper_configs_run_the_original_rules(path):
 def test_training_proposal_layer_reads_the_keys():
     cfg = load_config(None, ["TRAIN.RPN_PRE_NMS_TOP_N", "2000", "TRAIN.FG_THRESH", "0.6",
                              "TRAIN.IGNORE_ROIS_OUTSIDE_RANGE", "True", "TRAIN.RPN_NMS_THRESH", "0.65"])
-    layer = proposal_layer(cfg, 16, train=True)
+    layer = ProposalTarget(AnchorSpec.from_config(cfg), RoITargetSpec.from_config(cfg))
     assert layer._nms == dict(threshold=0.65, pre_top_n=2000, post_top_n=300)
     assert layer._assign["fg_thresh"] == 0.6 and layer._assign["ignore_outside_range"] is True
 

@@ -6,6 +6,7 @@ import pytest
 
 from lib.geometry.anchors import generate_base_anchors
 from lib.model.proposal_target import ProposalTarget
+from lib.specs.training import AnchorSpec, RoITargetSpec
 
 SCALES, RATIOS, A, GRID, CHIP = (2, 4, 7, 10, 13, 16, 24), (0.5, 1, 2), 21, 4, 64
 SQUARE32 = 7  # ratio 1, scale 2: a 32x32 anchor (-8, -8, 23, 23) around cell (0, 0)
@@ -37,7 +38,12 @@ def hand_made_rpn():
 
 
 def run_layer(**options):
-    layer = ProposalTarget(16, SCALES, RATIOS, num_rois=300, max_gts=4, **options)
+    """The layer with the GPU op's settings (threshold 0.7, every anchor into NMS, fg 0.5), max_gts 4, and
+    `options` replacing RoITargetSpec fields."""
+    spec = dict(num_rois=300, fg_thresh=0.5, bbox_stds=(0.1, 0.1, 0.2, 0.2), nms_thresh=0.7, pre_nms_top_n=-1,
+                ignore_outside_range=False, max_gts=4)
+    spec.update(options)
+    layer = ProposalTarget(AnchorSpec(stride=16, scales=SCALES, ratios=RATIOS), RoITargetSpec(**spec))
     layer.initialize()
     layer.hybridize()
     prob, deltas = hand_made_rpn()

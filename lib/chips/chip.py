@@ -18,20 +18,23 @@ class Chip:
     scale_index: index into TRAIN.SCALES (0 = finest).
     size: (height, width) of the image content in chip pixels: (C, C) at non-coarsest scales,
         (int(H * s), int(W * s)) at the coarsest scale (the reference's crop record (ch, cw); goes to im_info).
+    canvas: side of the square network input the chip is pasted into: TRAIN.CHIP_SIZE for SNIPER chips, the
+        scale's max side for full-image chips (lib/chips/full_image.py).
+    valid_range: (lo, hi) of the chip's scale in original sqrt-area px (-1 = no bound); (-1, -1) for a
+        full-image chip (no scale selection of RoIs).
     gt_index: indices into the record's gt boxes that are valid (trained) in this chip.
     proposal_index: for negative chips, indices into the record's proposals that placed the chip.
     negative: True for a chip mined from proposals.
-    canvas: side of the square network input the chip is pasted into; 0 means TRAIN.CHIP_SIZE (every SNIPER
-        chip), full-image chips (lib/chips/full_image.py) carry their scale's max side.
     """
     box: np.ndarray
     scale: float
     scale_index: int
     size: tuple
+    canvas: int
+    valid_range: tuple
     gt_index: np.ndarray = field(default_factory=_empty_index)
     proposal_index: np.ndarray = field(default_factory=_empty_index)
     negative: bool = False
-    canvas: int = 0
 
 
 @dataclass

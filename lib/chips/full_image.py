@@ -11,6 +11,7 @@ from lib.chips.chip import Chip
 from lib.chips.scales import is_resolution_form, scale_factor, scaled_size
 
 
+NO_RANGE = (-1, -1)  # a full-image chip trains every RoI: no scale selection
 SIZE_DIVISOR = 32  # canvases are whole multiples of the backbone's largest stride (anchor grid = feature map)
 
 
@@ -35,8 +36,8 @@ def full_image_chip(width, height, num_boxes, scales, scale_index):
     s = scale_factor(width, height, scales[scale_index])
     w, h = scaled_size(width, height, s)
     return Chip(box=np.array([0, 0, width, height], dtype=np.float32), scale=s, scale_index=scale_index,
-                size=(h, w), gt_index=np.arange(num_boxes, dtype=np.int64),
-                canvas=full_image_canvas(scales[scale_index]))
+                size=(h, w), canvas=full_image_canvas(scales[scale_index]), valid_range=NO_RANGE,
+                gt_index=np.arange(num_boxes, dtype=np.int64))
 
 
 def sample_full_image(width, height, boxes, scales, rng):

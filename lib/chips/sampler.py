@@ -77,6 +77,7 @@ class ImageScales:
         """A Chip of scale i from a box (4,) and the indices (into all boxes) assigned to it."""
         size = chip_record_size(i, self.n, self.factors[i], self.width, self.height, self.chip_size)
         return Chip(box=np.asarray(box, dtype=np.float32), scale=self.factors[i], scale_index=i, size=size,
+                    canvas=self.chip_size, valid_range=self.valid_ranges[i],
                     gt_index=owned[owned < n_gt].astype(np.int64),
                     proposal_index=(owned[owned >= n_gt] - n_gt).astype(np.int64) if negative
                     else np.zeros(0, dtype=np.int64),

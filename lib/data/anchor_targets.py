@@ -1,7 +1,7 @@
 """RPN anchor labels and regression targets of one chip, in numpy (as the original's `anchor_worker`,
 lib/data_utils/data_workers.py; docs/design.md, "RPN anchor labels").
 
-Anchors are the cfg's base anchors shifted over an fh x fw grid (fh = fw = C / RPN_FEAT_STRIDE); only the
+Anchors are the AnchorSpec's base anchors shifted over an fh x fw grid (fh = fw = C / stride); only the
 "inside" ones (within 32 px of the C x C canvas) are labelled. Valid gts train anchors; invalid gts (present
 in the chip but not assigned to it) only make ignore zones (IoU > 0.3 -> label -1).
 """
@@ -75,31 +75,28 @@ def sample_labels(labels, batch_size, fg_fraction, rng):
     return labels
 
 
-def anchor_targets(valid_gts, invalid_gts, cfg, rng, chip_size=None):
+def anchor_targets(valid_gts, invalid_gts, *, anchors, rpn, chip_size, rng):
     """RPN training targets of one chip.
 
-    valid_gts (V, 4), invalid_gts (I, 4): gts in chip pixels. Uses chip_size (default cfg.TRAIN.CHIP_SIZE),
-    the TRAIN.RPN_* keys and cfg.network.RPN_FEAT_STRIDE / ANCHOR_SCALES / ANCHOR_RATIOS.
+    valid_gts (V, 4), invalid_gts (I, 4): gts in chip pixels. anchors: AnchorSpec; rpn: RPNTargetSpec;
+    chip_size: the chip's canvas side C; rng: numpy Generator of the label sampling.
     Returns rpn_label (A*fh*fw,) float32, index a*fh*fw + y*fw + x; rpn_bbox_target and rpn_bbox_weight
     (4A, fh, fw) float32, channel 4a + coordinate; targets encode positives against their best valid gt
     (no normalisation), weights are 1 on the 4 coordinates of positives; everything else is 0.
     """
-    net, train = cfg.network, cfg.TRAIN
-    anchors, inside, num_anchors, fh, fw = anchor_grid(
-        chip_size or train.CHIP_SIZE, net.RPN_FEAT_STRIDE, tuple(net.ANCHOR_SCALES), tuple(net.ANCHOR_RATIOS))
+    grid, inside, _, fh, fw = anchor_grid(chip_size, anchors.stride, anchors.scales, anchors.ratios)
     valid_gts = np.asarray(valid_gts, dtype=np.float32).reshape(-1, 4)
     invalid_gts = np.asarray(invalid_gts, dtype=np.float32).reshape(-1, 4)
-    labels, argmax = label_anchors(anchors[inside], valid_gts, invalid_gts,
-                                   train.RPN_POSITIVE_OVERLAP, train.RPN_NEGATIVE_OVERLAP)
-    sample_labels(labels, train.RPN_BATCH_SIZE, train.RPN_FG_FRACTION, rng)
+    labels, argmax = label_anchors(grid[inside], valid_gts, invalid_gts, rpn.positive_overlap, rpn.negative_overlap)
+    sample_labels(labels, rpn.batch_size, rpn.fg_fraction, rng)
 
-    all_labels = np.full(len(anchors), -1, dtype=np.float32)
+    all_labels = np.full(len(grid), -1, dtype=np.float32)
     all_labels[inside] = labels
-    targets = np.zeros((len(anchors), 4), dtype=np.float32)
-    weights = np.zeros((len(anchors), 4), dtype=np.float32)
+    targets = np.zeros((len(grid), 4), dtype=np.float32)
+    weights = np.zeros((len(grid), 4), dtype=np.float32)
     positive = np.flatnonzero(labels == 1)
     if len(positive):
-        targets[inside[positive]] = bbox_transform(anchors[inside[positive]], valid_gts[argmax[positive]])
+        targets[inside[positive]] = bbox_transform(grid[inside[positive]], valid_gts[argmax[positive]])
         weights[inside[positive]] = 1.0
     return {
         "rpn_label": position_major_to_maps(all_labels, fh, fw).reshape(-1),

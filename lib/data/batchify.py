@@ -4,17 +4,17 @@ import numpy as np
 BATCH_KEYS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
 
 
-def batch_layout(cfg, batch_size, canvas=None):
+def batch_layout(spec, batch_size, canvas):
     """name -> (shape, dtype) of every array of a batch of `batch_size` chips (all float32).
 
-    data (B, 3, C, C) with C = canvas (default TRAIN.CHIP_SIZE); im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
+    spec: a lib.specs.LoaderSpec (anchors, max_gts).
+    data (B, 3, C, C) with C = canvas; im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
     valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
     """
-    size = canvas or cfg.TRAIN.CHIP_SIZE
-    num_anchors = len(cfg.network.ANCHOR_SCALES) * len(cfg.network.ANCHOR_RATIOS)
-    fh = fw = size // cfg.network.RPN_FEAT_STRIDE
+    size, num_anchors = canvas, spec.anchors.num_anchors
+    fh = fw = size // spec.anchors.stride
     shapes = {
-        "data": (3, size, size), "im_info": (3,), "gt_boxes": (cfg.dataset.MAX_GTS, 5), "valid_ranges": (2,),
+        "data": (3, size, size), "im_info": (3,), "gt_boxes": (spec.max_gts, 5), "valid_ranges": (2,),
         "rpn_label": (num_anchors * fh * fw,), "rpn_bbox_target": (4 * num_anchors, fh, fw),
         "rpn_bbox_weight": (4 * num_anchors, fh, fw),
     }

@@ -27,6 +27,7 @@ from lib.chips.full_image import sample_full_image
 from lib.config import ConfigError
 from lib.dataset.errors import DatasetError
 from lib.geometry.boxes import box_areas
+from lib.specs.training import ChipSpec
 
 logger = logging.getLogger(__name__)
 
@@ -63,28 +64,25 @@ class EpochChips:
 
 @dataclass(frozen=True)
 class _MiningJob:
-    """What mining one image needs besides the image itself (picklable for the pool)."""
+    """What mining one image needs besides the image itself (picklable for the pool): the chip engine's
+    functions, the ChipSpec, the epoch's drawn stride, the seed and the epoch."""
     sample_fn: Callable
     negatives_fn: Callable
-    scales: tuple
-    valid_ranges: tuple
-    chip_size: int
+    chips: ChipSpec
     stride: int
-    use_negatives: bool
-    num_negatives: int
     seed: int
     epoch: int
-    lower_bound_all_scales: bool = False
 
     def __call__(self, item):
         """(image index, ImageRecord) -> (positive chips, sampled negative chips)."""
         index, record = item
         rng = np.random.default_rng([self.seed, self.epoch, IMAGE_STREAM, index])
-        chips = self.sample_fn(record.width, record.height, record.boxes, self.scales, self.valid_ranges,
-                               chip_size=self.chip_size, stride=self.stride,
-                               proposals=record.proposals if self.use_negatives else None, rng=rng,
-                               lower_bound_all_scales=self.lower_bound_all_scales)
-        negatives = self.negatives_fn(chips, self.num_negatives, rng) if self.use_negatives else []
+        spec = self.chips
+        chips = self.sample_fn(record.width, record.height, record.boxes, spec.scales, spec.valid_ranges,
+                               chip_size=spec.chip_size, stride=self.stride,
+                               proposals=record.proposals if spec.use_negatives else None, rng=rng,
+                               lower_bound_all_scales=spec.lower_bound_all_scales)
+        negatives = self.negatives_fn(chips, spec.num_negatives, rng) if spec.use_negatives else []
         return list(chips.positive), list(negatives)
 
 
@@ -127,12 +125,11 @@ def pad_and_shuffle_by_canvas(entries, batch_size, rng):
     return [entry for b in rng.permutation(len(batches)) for entry in batches[b]]
 
 
-def full_image_entries(records, cfg, epoch):
+def full_image_entries(records, *, scales, seed, epoch):
     """[(image index, whole-image Chip)]: each record with gts once, at a scale drawn from its own Generator."""
-    scales = tuple(cfg.TRAIN.SCALES)
     return [(i, chip) for i, record in enumerate(records)
             for chip in sample_full_image(record.width, record.height, record.boxes, scales,
-                                          np.random.default_rng([cfg.RNG_SEED, epoch, IMAGE_STREAM, i]))]
+                                          np.random.default_rng([seed, epoch, IMAGE_STREAM, i]))]
 
 
 def no_chips_error(records, cfg):
@@ -154,15 +151,14 @@ def build_epoch(records, cfg, epoch, num_devices=1, sample_fn=sample_chips, nega
     sample_fn, negatives_fn: the chip engine's `sample_chips` and `sample_negatives` (replaceable in tests).
     With TRAIN.FULL_IMAGE every image is one whole-image chip instead (no negatives).
     """
-    train = cfg.TRAIN
+    train, spec = cfg.TRAIN, ChipSpec.from_config(cfg)
     rng = np.random.default_rng([cfg.RNG_SEED, epoch])
     stride = draw_stride(rng)
-    if train.FULL_IMAGE:
-        entries, num_negative = full_image_entries(records, cfg, epoch), 0
+    if spec.full_image:
+        entries, num_negative = full_image_entries(records, scales=spec.scales, seed=cfg.RNG_SEED, epoch=epoch), 0
     else:
-        job = _MiningJob(sample_fn, negatives_fn, tuple(train.SCALES), tuple(train.VALID_RANGES),
-                         train.CHIP_SIZE, stride, bool(train.USE_NEG_CHIPS), train.NUM_NEG_CHIPS, cfg.RNG_SEED,
-                         epoch, bool(train.ASSIGN_LOWER_BOUND_ALL_SCALES))
+        job = _MiningJob(sample_fn=sample_fn, negatives_fn=negatives_fn, chips=spec, stride=stride,
+                         seed=cfg.RNG_SEED, epoch=epoch)
         mined = mine_chips(records, job, train.NUM_PROCESS)
         entries = [(i, chip) for i, (positive, negative) in enumerate(mined) for chip in positive + negative]
         num_negative = sum(len(negative) for _, negative in mined)

@@ -29,10 +29,10 @@ import multiprocessing
 from lib.config import ConfigError
 from lib.data.batch_build import batch_items, batch_layout_of, build_batch
 from lib.data.batchify import batch_layout, layout_nbytes
-from lib.data.chip_loader import chip_canvas
 from lib.data.lifeline import Lifeline
 from lib.data.loader_worker import SLOTS_PER_WORKER, LoaderError, WorkerHandle
 from lib.dataset.errors import DatasetError
+from lib.specs.training import LoaderSpec
 
 __all__ = ["ChipLoader", "LoaderError", "batch_items", "build_batch"]
 
@@ -40,21 +40,22 @@ __all__ = ["ChipLoader", "LoaderError", "batch_items", "build_batch"]
 class ChipLoader:
     """Iterates over the batches of one epoch (see the module docstring).
 
-    records: the ImageRecords that epoch_chips indexes; cfg: the config (TRAIN.NUM_PROCESS workers);
+    records: the ImageRecords that epoch_chips indexes; cfg: the config, read once into a LoaderSpec (which
+    the workers receive; TRAIN.NUM_PROCESS workers);
     epoch_chips: EpochChips from build_epoch; batch_indices: the batches to deliver, in order (all of the
     epoch when None; a resumed or distributed run takes its share); timeout: seconds a started worker may take
     for one batch before the loader gives up (default TRAIN.LOADER_TIMEOUT).
     """
 
-    def __init__(self, records, cfg, epoch_chips, batch_indices=None, timeout=None):
+    def __init__(self, records, cfg, epoch_chips, *, batch_indices=None, timeout=None):
         self.records = records
-        self.cfg = cfg
+        self.spec = LoaderSpec.from_config(cfg)
         self.epoch_chips = epoch_chips
         self.batch_indices = list(range(epoch_chips.num_batches) if batch_indices is None else batch_indices)
         if any(not 0 <= b < epoch_chips.num_batches for b in self.batch_indices):
             raise ValueError("batch_indices must lie in [0, %d)" % epoch_chips.num_batches)
-        self.num_workers = int(cfg.TRAIN.NUM_PROCESS)
-        self.timeout = float(cfg.TRAIN.LOADER_TIMEOUT if timeout is None else timeout)
+        self.num_workers = self.spec.num_workers
+        self.timeout = float(self.spec.timeout if timeout is None else timeout)
         if not self.timeout > 0:
             raise ConfigError("config key TRAIN.LOADER_TIMEOUT: must be > 0 seconds, got %r" % self.timeout)
         self.num_gts_truncated = 0
@@ -94,17 +95,17 @@ class ChipLoader:
 
     def _iter_in_process(self):
         for position in range(len(self)):
-            yield build_batch(self._items(position), self.cfg)
+            yield build_batch(self._items(position), self.spec)
 
     def _iter_workers(self):
         ctx = multiprocessing.get_context("forkserver")
-        canvas = max(chip_canvas(chip, self.cfg) for _, chip in self.epoch_chips.entries)
-        nbytes = layout_nbytes(batch_layout(self.cfg, self.epoch_chips.batch_size, canvas))  # the largest batch
+        canvas = max(chip.canvas for _, chip in self.epoch_chips.entries)
+        nbytes = layout_nbytes(batch_layout(self.spec, self.epoch_chips.batch_size, canvas))  # the largest batch
         lifeline, finished = Lifeline(ctx), False
         self._workers = []
         try:
             for index in range(min(self.num_workers, len(self))):
-                self._workers.append(WorkerHandle(ctx, index, self.cfg, nbytes, lifeline.reader))
+                self._workers.append(WorkerHandle(ctx, index, spec=self.spec, nbytes=nbytes, lifeline=lifeline.reader))
             self.worker_pids = [worker.process.pid for worker in self._workers]
             yield from self._ordered_batches(self._workers)
             finished = True
@@ -122,7 +123,7 @@ class ChipLoader:
         def send(position):
             if position < len(self):
                 items = self._items(position)
-                layouts[position] = batch_layout_of(items, self.cfg)
+                layouts[position] = batch_layout_of(items, self.spec)
                 workers[position % n].send((position // n) % SLOTS_PER_WORKER, self._label(position), items)
 
         for position in range(ahead):

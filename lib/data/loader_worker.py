@@ -42,7 +42,7 @@ def _unlink(slot):
         pass
 
 
-def _worker_loop(cfg, slot_names, tasks, answers, lifeline, status):
+def _worker_loop(spec, slot_names, tasks, answers, lifeline, status):
     """Worker process: READY, then (slot, label, items) tasks in order -> (truncated, error) answers in order;
     error is None, ("data", one line) for bad input, or ("bug", traceback)."""
     exit_with_parent(lifeline)
@@ -52,12 +52,12 @@ def _worker_loop(cfg, slot_names, tasks, answers, lifeline, status):
     for slot in slots:
         _unlink(slot)
     answers.send(READY)
-    _serve(cfg, slots, tasks, answers, status)
+    _serve(spec, slots, tasks, answers, status)
     for slot in slots:  # the views died with _serve's frame: the buffers can be closed
         slot.close()
 
 
-def _serve(cfg, slots, tasks, answers, status):
+def _serve(spec, slots, tasks, answers, status):
     """Answer tasks until the None sentinel, writing each batch into its slot's buffer (laid out per batch)."""
     while True:
         _set_status(status, "waiting for a task")
@@ -70,8 +70,8 @@ def _serve(cfg, slots, tasks, answers, status):
             _set_status(status, "building %s: chip %d of %d, image %s" % (label, k + 1, n, record.image))
 
         try:
-            views = batch_views(batch_layout_of(items, cfg), slots[slot].buf)
-            answers.send((build_batch(items, cfg, views, report)[1], None))
+            views = batch_views(batch_layout_of(items, spec), slots[slot].buf)
+            answers.send((build_batch(items, spec, out=views, report=report)[1], None))
         except DatasetError as e:
             answers.send((0, ("data", str(e))))
         except Exception:  # noqa: BLE001 - every failure goes back to the main process
@@ -91,7 +91,7 @@ def _process_state(pid):
 class WorkerHandle:
     """The main process's side of one worker: its process, task queue, answer pipe, slots and status."""
 
-    def __init__(self, ctx, index, cfg, nbytes, lifeline):
+    def __init__(self, ctx, index, *, spec, nbytes, lifeline):
         self.index = index
         self.slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(SLOTS_PER_WORKER)]
         self.status = ctx.RawArray("c", STATUS_BYTES)
@@ -100,7 +100,7 @@ class WorkerHandle:
         self.ready = False
         self.stopped = False
         self.process = ctx.Process(target=_worker_loop, daemon=True, name="chip-loader-%d" % index,
-                                   args=(cfg, [slot.name for slot in self.slots], self.tasks, writer,
+                                   args=(spec, [slot.name for slot in self.slots], self.tasks, writer,
                                          lifeline, self.status))
         self.process.start()
         writer.close()  # the worker holds the only write end: its death closes the pipe

@@ -11,9 +11,10 @@ from lib.geometry.anchors import generate_base_anchors
 from lib.geometry.ops import clip_to_images, decode, grid_anchors, split_corners
 
 
-def anchor_constant(block, stride, scales, ratios):
-    """Register the (A, 4) base anchors (lib.geometry.anchors) as a Constant `<prefix>base_anchors` of `block`."""
-    base = generate_base_anchors(stride, tuple(ratios), tuple(scales))
+def anchor_constant(block, anchors):
+    """Register the (A, 4) base anchors of an AnchorSpec (lib.geometry.anchors) as a Constant
+    `<prefix>base_anchors` of `block`."""
+    base = generate_base_anchors(anchors.stride, tuple(anchors.ratios), tuple(anchors.scales))
     return block.params.get_constant("base_anchors", base.astype(np.float32))
 
 
@@ -76,12 +77,12 @@ class TestProposal(gluon.HybridBlock):
     Outputs: rois (B, post_top_n, 4) chip pixels, scores (B, post_top_n).
     """
 
-    def __init__(self, stride, scales, ratios, threshold=0.7, pre_top_n=12000, post_top_n=300, **kwargs):
+    def __init__(self, anchors, *, threshold=0.7, pre_top_n=12000, post_top_n=300, **kwargs):
         super().__init__(**kwargs)
-        self._stride, self._num_anchors = stride, len(scales) * len(ratios)
+        self._stride, self._num_anchors = anchors.stride, anchors.num_anchors
         self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=post_top_n, plus_one=True)
         with self.name_scope():
-            self.base_anchors = anchor_constant(self, stride, scales, ratios)
+            self.base_anchors = anchor_constant(self, anchors)
 
     def hybrid_forward(self, F, cls_prob, bbox_pred, im_info, base_anchors):
         anchors = grid_anchors(F, base_anchors, bbox_pred, self._stride)

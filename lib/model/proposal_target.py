@@ -86,22 +86,22 @@ class ProposalTarget(gluon.HybridBlock):
     """(cls_prob (B, 2, A*H*W), bbox_pred (B, 4A, H, W), im_info (B, 3), gt_boxes (B, M, 5),
     valid_ranges (B, 2)) -> rois (B, R, 4), labels (B, R), bbox_targets (B, R, 4), bbox_weights (B, R, 4).
 
-    R = num_rois (300); M = max_gts must equal gt_boxes.shape[1]. All outputs carry no gradient.
-    Defaults are the GPU op's: threshold 0.7, every anchor into NMS (pre_top_n -1), fg_thresh 0.5,
-    out-of-range rois trained as background (ignore_outside_range False).
+    anchors: an AnchorSpec; targets: a RoITargetSpec (R = targets.num_rois, M = targets.max_gts must equal
+    gt_boxes.shape[1]). All outputs carry no gradient. The paper's settings are the GPU op's: threshold 0.7,
+    every anchor into NMS (pre_nms_top_n -1), fg_thresh 0.5, out-of-range rois trained as background.
     """
 
-    def __init__(self, stride, scales, ratios, num_rois=300, max_gts=100, threshold=0.7, pre_top_n=-1,
-                 fg_thresh=0.5, bbox_stds=(0.1, 0.1, 0.2, 0.2), ignore_outside_range=False, **kwargs):
+    def __init__(self, anchors, targets, **kwargs):
         super().__init__(**kwargs)
-        if max_gts > num_rois:
-            raise ValueError("dataset.MAX_GTS (%d) must not exceed the %d rois per chip" % (max_gts, num_rois))
-        self._stride, self._num_anchors = stride, len(scales) * len(ratios)
-        self._nms = dict(threshold=threshold, pre_top_n=pre_top_n, post_top_n=num_rois)
-        self._assign = dict(max_gts=max_gts, fg_thresh=fg_thresh, stds=tuple(bbox_stds),
-                            ignore_outside_range=bool(ignore_outside_range))
+        if targets.max_gts > targets.num_rois:
+            raise ValueError("dataset.MAX_GTS (%d) must not exceed the %d rois per chip"
+                             % (targets.max_gts, targets.num_rois))
+        self._stride, self._num_anchors = anchors.stride, anchors.num_anchors
+        self._nms = dict(threshold=targets.nms_thresh, pre_top_n=targets.pre_nms_top_n, post_top_n=targets.num_rois)
+        self._assign = dict(max_gts=targets.max_gts, fg_thresh=targets.fg_thresh, stds=tuple(targets.bbox_stds),
+                            ignore_outside_range=bool(targets.ignore_outside_range))
         with self.name_scope():
-            self.base_anchors = anchor_constant(self, stride, scales, ratios)
+            self.base_anchors = anchor_constant(self, anchors)
 
     def hybrid_forward(self, F, cls_prob, bbox_pred, im_info, gt_boxes, valid_ranges, base_anchors):
         cls_prob, bbox_pred = F.stop_gradient(cls_prob), F.stop_gradient(bbox_pred)

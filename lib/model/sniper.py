@@ -38,58 +38,65 @@ from lib.model.proposal import TestProposal
 from lib.model.proposal_target import ProposalTarget
 from lib.model.rcnn_head import RCNNHead
 from lib.model.rpn import RPN
+from lib.specs.training import AnchorSpec, RoITargetSpec
 
 TRAIN_OUTPUTS = ("rpn_cls_score", "rpn_cls_prob", "rpn_bbox_pred", "rcnn_cls_score", "rcnn_bbox_pred",
                  "rcnn_label", "rcnn_bbox_target", "rcnn_bbox_weight", "rois")
 TEST_OUTPUTS = ("rois", "roi_scores", "cls_prob", "bbox_deltas")
 TrainOutput = namedtuple("TrainOutput", TRAIN_OUTPUTS)
 TestOutput = namedtuple("TestOutput", TEST_OUTPUTS)
-NUM_ROIS = 300  # rois per chip in training: fixed in the fork's MultiProposalTarget op
-
-
-def proposal_layer(cfg, stride, train):
-    """The training proposal-target layer or the test proposal layer, from the config."""
-    scales, ratios = cfg.network.ANCHOR_SCALES, cfg.network.ANCHOR_RATIOS
-    if train:
-        return ProposalTarget(stride, scales, ratios, NUM_ROIS, cfg.dataset.MAX_GTS,
-                              cfg.TRAIN.RPN_NMS_THRESH, cfg.TRAIN.RPN_PRE_NMS_TOP_N, cfg.TRAIN.FG_THRESH,
-                              bbox_stds=cfg.TRAIN.BBOX_STDS,
-                              ignore_outside_range=cfg.TRAIN.IGNORE_ROIS_OUTSIDE_RANGE, prefix="")
-    return TestProposal(stride, scales, ratios, cfg.TEST.RPN_NMS_THRESH, 12000, cfg.TEST.RPN_POST_NMS_TOP_N,
-                        prefix="")
 
 
 class SNIPER(gluon.HybridBlock):
     """SNIPER detector; `train` fixes the forward signature (see the module docstring).
 
+    Built from the config with `SNIPER.from_config(cfg, train=...)`; the constructor takes keyword arguments:
+    backbone (a name of lib.model.backbones), bn_momentum, freeze_bn_stats; anchors (AnchorSpec);
+    num_classes (with background); roi_pooling (network.ROI_POOLING); roi_targets (RoITargetSpec: the training
+    proposal targets, and the BBOX_STDS the test output is multiplied by); test_nms_thresh / test_post_nms_top_n
+    (the test proposals); dtype of the backbone body.
     rpn_only: backbone + RPN only (TRAIN.ONLY_PROPOSAL, the negative-mining pre-training): training returns
     (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred), test returns (rois, roi_scores).
     """
 
-    def __init__(self, cfg, train=True, dtype="float32", rpn_only=False, **kwargs):
+    def __init__(self, *, backbone, bn_momentum, freeze_bn_stats, anchors, num_classes, roi_pooling, roi_targets,
+                 test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False, **kwargs):
         super().__init__(**kwargs)
-        anchors = len(cfg.network.ANCHOR_SCALES) * len(cfg.network.ANCHOR_RATIOS)
-        if anchors != cfg.network.NUM_ANCHORS:
-            raise ValueError("network.NUM_ANCHORS is %d but ANCHOR_SCALES x ANCHOR_RATIOS give %d"
-                             % (cfg.network.NUM_ANCHORS, anchors))
-        self._train, self._stds, self._rpn_only = train, tuple(cfg.TRAIN.BBOX_STDS), rpn_only
+        self._train, self._stds, self._rpn_only = train, tuple(roi_targets.bbox_stds), rpn_only
         with self.name_scope():
-            self.backbone = build_backbone(cfg.network.BACKBONE, cfg.network.BN_MOMENTUM, dtype,
-                                           frozen_bn=cfg.network.FREEZE_BN_STATS)
+            self.backbone = build_backbone(backbone, bn_momentum, dtype, frozen_bn=freeze_bn_stats)
             stride = self.backbone.stride
-            if stride != cfg.network.RPN_FEAT_STRIDE:
+            if stride != anchors.stride:
                 raise ValueError("network.RPN_FEAT_STRIDE is %d but backbone %s has stride %d"
-                                 % (cfg.network.RPN_FEAT_STRIDE, cfg.network.BACKBONE, stride))
+                                 % (anchors.stride, backbone, stride))
             channels = self.backbone.out_channels
-            self.rpn = RPN(channels, self.backbone.rpn_channels, anchors, prefix="")
+            self.rpn = RPN(channels, self.backbone.rpn_channels, anchors.num_anchors, prefix="")
             if rpn_only and train:
                 return  # the RPN-only training graph ends at the RPN outputs
-            self.proposal = proposal_layer(cfg, stride, train)
+            if train:
+                self.proposal = ProposalTarget(anchors, roi_targets, prefix="")
+            else:  # 12000: the fork's MultiProposal op's hard-coded pre-NMS count
+                self.proposal = TestProposal(anchors, threshold=test_nms_thresh, pre_top_n=12000,
+                                             post_top_n=test_post_nms_top_n, prefix="")
             if rpn_only:
                 return
-            rois = NUM_ROIS if train else cfg.TEST.RPN_POST_NMS_TOP_N
-            self.head = RCNNHead(channels, stride, cfg.dataset.NUM_CLASSES, rois, self.backbone.head_channels,
-                                 self.backbone.fc_channels, cfg.network.ROI_POOLING, prefix="")
+            rois = roi_targets.num_rois if train else test_post_nms_top_n
+            self.head = RCNNHead(channels, stride, num_classes, rois, self.backbone.head_channels,
+                                 self.backbone.fc_channels, roi_pooling, prefix="")
+
+    @classmethod
+    def from_config(cls, cfg, *, train=True, dtype="float32", rpn_only=False, **kwargs):
+        """The SNIPER of a config (network.*, dataset.NUM_CLASSES / MAX_GTS, the RoI target keys of TRAIN,
+        TEST.RPN_NMS_THRESH / RPN_POST_NMS_TOP_N); ValueError when NUM_ANCHORS disagrees with the anchors."""
+        net, anchors = cfg.network, AnchorSpec.from_config(cfg)
+        if anchors.num_anchors != net.NUM_ANCHORS:
+            raise ValueError("network.NUM_ANCHORS is %d but ANCHOR_SCALES x ANCHOR_RATIOS give %d"
+                             % (net.NUM_ANCHORS, anchors.num_anchors))
+        return cls(backbone=net.BACKBONE, bn_momentum=net.BN_MOMENTUM, freeze_bn_stats=net.FREEZE_BN_STATS,
+                   anchors=anchors, num_classes=cfg.dataset.NUM_CLASSES, roi_pooling=net.ROI_POOLING,
+                   roi_targets=RoITargetSpec.from_config(cfg), test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
+                   test_post_nms_top_n=cfg.TEST.RPN_POST_NMS_TOP_N, train=train, dtype=dtype, rpn_only=rpn_only,
+                   **kwargs)
 
     def hybrid_forward(self, F, data, im_info, gt_boxes=None, valid_ranges=None):
         feat = self.backbone(data)
@@ -121,4 +128,4 @@ def build_sniper(cfg, train=True, dtype=None, rpn_only=None):
     if dtype is None:
         dtype = "float16" if cfg.TRAIN.fp16 else "float32"
     rpn_only = cfg.TRAIN.ONLY_PROPOSAL if rpn_only is None else rpn_only
-    return SNIPER(cfg, train=train, dtype=dtype, rpn_only=rpn_only, prefix="")
+    return SNIPER.from_config(cfg, train=train, dtype=dtype, rpn_only=rpn_only, prefix="")
