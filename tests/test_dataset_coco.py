@@ -98,6 +98,24 @@ def test_load_dataset_checks_num_classes_and_kind(tmp_path):
         load_dataset(dataset_cfg("imagenet", tmp_path / "coco", tmp_path, 3), "train2014")
 
 
+def test_plus_joined_sets_with_different_classes_are_refused(tmp_path):
+    # both sets have two classes (NUM_CLASSES 3 fits each), but not the same ones
+    write_coco_set(tmp_path, "a", coco_json([(1, "a.jpg", 40, 30)], [(1, 1, (1, 2, 9, 9), {})]))
+    write_coco_set(tmp_path, "b", coco_json([(2, "b.jpg", 40, 30)], [(2, 1, (1, 2, 9, 9), {})],
+                                            categories=((1, "cat"), (2, "bird"))))
+    cfg = dataset_cfg("coco", tmp_path, tmp_path, 3)
+    cfg.dataset.image_set = "a+b"
+    cfg.TRAIN.FLIP, cfg.TRAIN.USE_NEG_CHIPS = False, False
+    with pytest.raises(DatasetError, match="cannot join COCO_a and COCO_b: their classes differ"):
+        load_dataset(cfg, "a+b")
+    from lib.train.records import training_records  # the trainer loads each set on its own: same check
+    with pytest.raises(DatasetError, match=r"cannot join COCO_a and COCO_b: .*cat, dog vs cat, bird"):
+        training_records(cfg)
+    write_coco_set(tmp_path, "c", coco_json([(3, "c.jpg", 40, 30)], [(3, 2, (1, 2, 9, 9), {})]))
+    cfg.dataset.image_set = "a+c"  # the same classes: joined
+    assert len(training_records(cfg)[0]) == 2
+
+
 def test_merge_rejects_colliding_image_ids(tmp_path):
     write_coco_set(tmp_path, "a", coco_json([(1, "a.jpg", 40, 30)], []))
     write_coco_set(tmp_path, "b", coco_json([(1, "b.jpg", 40, 30)], []))

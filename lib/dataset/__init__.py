@@ -36,15 +36,24 @@ def _load_set(cfg, image_set, verify_images, voc_classes=None):
                        % (kind, ", ".join(DATASETS)))
 
 
+def check_same_classes(parts):
+    """DatasetError naming two of the loaded sets `parts` whose class names differ ("+"-joined sets must share
+    their classes: a class id means one class in every set)."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.class_names != first.class_names:
+            raise DatasetError("cannot join %s and %s: their classes differ (%s vs %s)"
+                               % (first.name, part.name, ", ".join(first.class_names[1:]),
+                                  ", ".join(part.class_names[1:])))
+
+
 def merge_datasets(parts, cache_dir):
     """Concatenate the records of several loaded sets (same classes) into one Dataset named "a+b".
 
     Its annotation_file is a merged COCO json in `cache_dir` when every part has one, else None.
     """
+    check_same_classes(parts)
     first = parts[0]
-    for part in parts[1:]:
-        if part.class_names != first.class_names:
-            raise DatasetError("cannot merge %s and %s: their classes differ" % (first.name, part.name))
     name = "+".join(p.name for p in parts)
     files = [p.annotation_file for p in parts]
     merged_file = merge_coco_files(files, os.path.join(cache_dir, name + "_gt.json")) if all(files) else None

@@ -2,7 +2,7 @@
 negative mining, flipped copies, filtering."""
 import logging
 
-from lib.dataset import load_dataset
+from lib.dataset import check_same_classes, load_dataset
 from lib.dataset.proposals import load_proposals, proposal_file
 from lib.dataset.roidb import append_flipped, filter_empty, no_gt_boxes_error
 
@@ -28,6 +28,7 @@ def training_records(cfg):
         if cfg.TRAIN.USE_NEG_CHIPS:
             load_proposals(proposal_file(cfg.proposal_path, dataset.name), dataset.records)
         records.extend(dataset.records)
+    check_same_classes(datasets)
     if len(class_names) != cfg.dataset.NUM_CLASSES:
         raise ValueError("config key dataset.NUM_CLASSES is %d but the dataset has %d classes (with background)"
                          % (cfg.dataset.NUM_CLASSES, len(class_names)))
