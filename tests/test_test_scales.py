@@ -1,5 +1,5 @@
 """TEST.SCALES in the factor form of TRAIN.SCALES (factors, the last entry a long side in px) and the (short, long)
-resolution form: the per-image factor by hand, the tester's pyramid and the tester itself."""
+resolution form: the per-image factor by hand, the tester's pyramid and the test pipeline itself."""
 import math
 
 import mxnet as mx
@@ -10,7 +10,7 @@ from lib.config import ConfigError, load_config
 from lib.dataset.roidb import ImageRecord
 from lib.chips.scales import scale_factor_at, scale_factors
 from lib.inference.pyramid import plan_batches, prepare_batch
-from lib.inference.pipeline import Pipeline
+from lib.inference.pipeline import LoadedImage, Pipeline
 from train_helpers import QUICKSTART_CFG
 
 FACTORS = (2.0, 1.0, 512.0)  # factor 2, factor 1, long side 512 px (the rule of TRAIN.SCALES)
@@ -67,27 +67,24 @@ class _EchoNet:
         return [im_info]
 
 
-def _tester_factors(scales, sizes):
+def _pipeline_factors(scales):
+    """The factor in im_info of every entry of `scales` for one 1000 x 800 image, from the test pipeline."""
     ranges = "((-1, -1), (-1, -1), (-1, -1))"
     cfg = load_config(QUICKSTART_CFG, ["TEST.SCALES", repr(scales), "TEST.VALID_RANGES", ranges,
                                        "TEST.BATCH_IMAGES", "(1, 1, 1)"])
-    tester = tester_module.Tester(cfg, _EchoNet(), [mx.cpu()], 2)
-    records = [_record(w, h) for w, h in sizes]
-    got = np.zeros((len(scales), len(records)))
+    pipeline = Pipeline.from_config(cfg, _EchoNet(), [mx.cpu()], 2)
+    got = []
     for k in range(len(scales)):
-        def handle(i, info, outputs, k=k):
-            got[k, i] = info[2]
-        tester.run_scale(records, k, handle, progress=False)
+        pipeline.run_scale([LoadedImage(np.zeros((800, 1000, 3), np.uint8))], k,
+                           lambda i, info, outputs: got.append(info[2]), progress=False)
     return got
 
 
-def test_tester_runs_both_forms(monkeypatch):
-    monkeypatch.setattr("lib.inference.pyramid.read_image", lambda path: np.zeros((800, 1000, 3), np.uint8))
-    monkeypatch.setattr("lib.inference.pyramid.check_size", lambda *args: None)
-    got = _tester_factors(FACTORS, [(1000, 800)])
-    np.testing.assert_allclose(got[:, 0], [2.0, 1.0, 0.512], rtol=1e-6)  # im_info holds float32
-    got = _tester_factors(((1600, 2000), (800, 1000), (400, 512)), [(1000, 800)])
-    np.testing.assert_allclose(got[:, 0], [2.0, 1.0, 0.5], rtol=1e-6)  # short side 800 -> 1600, 800, 400
+def test_pipeline_runs_both_forms():
+    np.testing.assert_allclose(_pipeline_factors(FACTORS), [2.0, 1.0, 0.512], rtol=1e-6)  # float32 im_info
+    # short side 800 -> 1600, 800, 400 in the resolution form
+    np.testing.assert_allclose(_pipeline_factors(((1600, 2000), (800, 1000), (400, 512))), [2.0, 1.0, 0.5],
+                               rtol=1e-6)
 
 
 def test_config_accepts_the_factor_form_and_refuses_mixtures():
