@@ -20,15 +20,16 @@ class AnchorSpec:
     scales: tuple
     ratios: tuple
 
+    @property
+    def num_anchors(self):
+        """A = len(scales) * len(ratios) anchors per feature-map cell."""
+        return len(self.scales) * len(self.ratios)
+
     @classmethod
     def from_config(cls, cfg):
         """From cfg.network: RPN_FEAT_STRIDE, ANCHOR_SCALES, ANCHOR_RATIOS."""
         net = cfg.network
         return cls(stride=int(net.RPN_FEAT_STRIDE), scales=tuple(net.ANCHOR_SCALES), ratios=tuple(net.ANCHOR_RATIOS))
-
-    @property
-    def num_anchors(self):
-        return len(self.scales) * len(self.ratios)
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,9 @@ class RPNTargetSpec:
     @classmethod
     def from_config(cls, cfg):
         """From cfg.TRAIN: RPN_POSITIVE_OVERLAP, RPN_NEGATIVE_OVERLAP, RPN_BATCH_SIZE, RPN_FG_FRACTION."""
-        train = cfg.TRAIN
-        return cls(positive_overlap=float(train.RPN_POSITIVE_OVERLAP),
-                   negative_overlap=float(train.RPN_NEGATIVE_OVERLAP),
-                   batch_size=int(train.RPN_BATCH_SIZE), fg_fraction=float(train.RPN_FG_FRACTION))
+        return cls(positive_overlap=float(cfg.TRAIN.RPN_POSITIVE_OVERLAP),
+                   negative_overlap=float(cfg.TRAIN.RPN_NEGATIVE_OVERLAP),
+                   batch_size=int(cfg.TRAIN.RPN_BATCH_SIZE), fg_fraction=float(cfg.TRAIN.RPN_FG_FRACTION))
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class LoaderSpec:
     the config).
 
     anchors, rpn: AnchorSpec and RPNTargetSpec of the anchor targets. pixel_means: network.PIXEL_MEANS (BGR).
-    max_gts: gt rows per chip. valid_gts_by_index: TRAIN.VALID_GTS_BY_INDEX. chip_size: TRAIN.CHIP_SIZE.
+    max_gts: gt rows per chip. valid_gts_by_index: TRAIN.VALID_GTS_BY_INDEX (each chip carries its canvas).
     num_workers / timeout: TRAIN.NUM_PROCESS and TRAIN.LOADER_TIMEOUT (s).
     """
     anchors: AnchorSpec
@@ -121,16 +121,15 @@ class LoaderSpec:
     pixel_means: tuple
     max_gts: int
     valid_gts_by_index: bool
-    chip_size: int
     num_workers: int
     timeout: float
 
     @classmethod
     def from_config(cls, cfg):
         """From the anchor and RPN specs, network.PIXEL_MEANS, dataset.MAX_GTS, TRAIN.VALID_GTS_BY_INDEX,
-        CHIP_SIZE, NUM_PROCESS and LOADER_TIMEOUT."""
+        NUM_PROCESS and LOADER_TIMEOUT."""
         train = cfg.TRAIN
         return cls(anchors=AnchorSpec.from_config(cfg), rpn=RPNTargetSpec.from_config(cfg),
                    pixel_means=tuple(cfg.network.PIXEL_MEANS), max_gts=int(cfg.dataset.MAX_GTS),
-                   valid_gts_by_index=bool(train.VALID_GTS_BY_INDEX), chip_size=int(train.CHIP_SIZE),
+                   valid_gts_by_index=bool(train.VALID_GTS_BY_INDEX),
                    num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT))
