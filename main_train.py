@@ -20,8 +20,9 @@ from lib.config import ConfigError, add_config_args, config_from_args
 from lib.dataset.errors import DatasetError
 
 DEFAULT_CFG = "configs/faster/sniper_res101_e2e.yml"
-QUICKSTART_HINT = ("(no COCO here? try the CPU quickstart: python main_train.py --cfg configs/quickstart/shapes_cpu.yml "
-                   "--set TRAIN.USE_NEG_CHIPS False)")
+QUICKSTART = "python main_train.py --cfg configs/quickstart/shapes_cpu.yml --set TRAIN.USE_NEG_CHIPS False"
+QUICKSTART_HINT = "(no COCO here? try the CPU quickstart: %s)" % QUICKSTART
+GPU_HINT = "(no GPU here? the CPU quickstart trains on generated data: %s)" % QUICKSTART
 
 
 def parse_args(argv=None):
@@ -66,6 +67,8 @@ def main(argv=None):
                 sys.stderr.write("error: %s\n" % err)
                 sys.exit(1)
             except (ConfigError, DatasetError, FileNotFoundError, CheckpointError, RunFolderError) as err:
+                if isinstance(err, ConfigError) and str(err).startswith("config key gpus:"):
+                    err = "%s %s" % (err, GPU_HINT)  # devices are checked before the training set
                 if cfg.dataset.dataset == "coco" and isinstance(err, DatasetError):
                     from lib.inference.prerequisites import with_dataset_hint  # + the download for an absent set
                     err = "%s %s" % (with_dataset_hint(cfg, cfg.dataset.image_set, err), QUICKSTART_HINT)

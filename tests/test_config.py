@@ -149,9 +149,18 @@ def test_cli_unknown_key_exits_2_with_one_line(script):
 
 
 def test_train_without_coco_points_to_the_quickstart(tmp_path):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "main_train.py"), "--set", "dataset.dataset_path",
-                           str(tmp_path / "no_coco"), "output_path", str(tmp_path / "out")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert "no_coco" in last and "instances_train2014.json" in last and "quickstart" in last
+    """The paper config on this CPU machine: the devices are checked first (before a dataset is looked for, as
+    main_test.py: model, devices, data), and both lines point to the quickstart."""
+    def last_line(*words):
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, "main_train.py"), "--set", "dataset.dataset_path",
+                               str(tmp_path / "no_coco"), "output_path", str(tmp_path / "out")] + list(words),
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        return proc.stderr.strip().splitlines()[-1]
+    import mxnet as mx
+    if mx.context.num_gpus():
+        pytest.skip("the GPU check passes on a machine with GPUs")
+    line = last_line()
+    assert "config key gpus" in line and "no GPU here" in line and "quickstart" in line
+    line = last_line("gpus", "", "TRAIN.fp16", "False")  # the CPU settings: the training set comes next
+    assert "no_coco" in line and "instances_train2014.json" in line and "quickstart" in line
