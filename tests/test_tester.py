@@ -1,4 +1,4 @@
-"""main_test / Tester end to end on the tiny shapes data: results json, metrics, valid ranges, jobs, CLI errors."""
+"""main_test / the inference pipeline end to end on the tiny shapes data: results json, metrics, valid ranges, jobs, CLI errors."""
 import json
 import os
 import shutil

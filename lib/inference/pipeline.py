@@ -61,13 +61,9 @@ class Pipeline:
     network's rois, roi_scores) over images (ImageRecords or LoadedImages)."""
 
     def __init__(self, net, contexts, *, pyramid, nms, num_classes):
-        self.net = net
-        self.contexts = list(contexts)
-        self.pyramid = pyramid
-        self.nms = nms
-        self.num_classes = num_classes
-        self.forward_seconds = 0.0
-        self.total_seconds = 0.0
+        self.net, self.contexts, self.num_classes = net, list(contexts), num_classes
+        self.pyramid, self.nms = pyramid, nms  # TestPyramidSpec, NMSSpec
+        self.forward_seconds = self.total_seconds = 0.0  # time in the network forward, in the whole pipeline
 
     @classmethod
     def from_config(cls, cfg, net, contexts, num_classes):
