@@ -1,4 +1,5 @@
-"""Default values of every configuration key (the reference's §2.1, plus the keys its YAMLs add).
+"""Default values of every configuration key (the original's configs/faster/default_configs.py, plus the keys its
+YAMLs add).
 
 Names and nesting follow the original so that its command lines (`--set TRAIN.USE_NEG_CHIPS False`) keep
 working. Keys added by this project are marked "(new)". Tuples stay tuples; YAML lists are converted.
