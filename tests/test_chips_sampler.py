@@ -187,7 +187,7 @@ def test_uncovered_gts_count_toward_negative_chips():
     gts = np.array([[300, 200, 360, 260], [10, 10, 40, 40]], float)
     props = _cluster(10, 290, 190, 50)
     all_boxes = np.concatenate([gts, props])
-    geo = ImageScales(640, 480, SCALES, RANGES, 512, 56)
+    geo = ImageScales(640, 480, scales=SCALES, valid_ranges=RANGES, chip_size=512, stride=56)
     covered = [np.zeros(len(all_boxes), bool) for _ in range(3)]
     neg = [c for c in negative_chips(geo, all_boxes, 2, covered, np.random.default_rng(0)) if c.scale_index == 1]
     assert len(neg) == 1

@@ -44,7 +44,7 @@ def _scaled_cover(boxes, s, width, height, chip_size, stride, rng):
 class ImageScales:
     """What every step needs about one image: its size, factors, ranges, chip size and stride."""
 
-    def __init__(self, width, height, scales, valid_ranges, chip_size, stride, lower_bound_all_scales=False):
+    def __init__(self, width, height, *, scales, valid_ranges, chip_size, stride, lower_bound_all_scales=False):
         if len(valid_ranges) != len(scales):
             raise ValueError("TRAIN.VALID_RANGES has %d entries but TRAIN.SCALES has %d"
                              % (len(valid_ranges), len(scales)))
@@ -135,7 +135,8 @@ def sample_chips(width, height, gt_boxes, scales, valid_ranges, chip_size=512, s
     """
     rng = as_rng(rng)
     stride = draw_stride(rng) if stride is None else int(stride)
-    geo = ImageScales(width, height, scales, valid_ranges, int(chip_size), stride, lower_bound_all_scales)
+    geo = ImageScales(width, height, scales=scales, valid_ranges=valid_ranges, chip_size=int(chip_size),
+                      stride=stride, lower_bound_all_scales=lower_bound_all_scales)
     gt_boxes = _as_boxes("gt_boxes", gt_boxes)
     props = None if proposals is None else _as_boxes("proposals", proposals)
     all_boxes = gt_boxes if props is None else np.concatenate([gt_boxes, props], axis=0)

@@ -33,7 +33,7 @@ def batched_rois(F, rois):
 class RCNNHead(gluon.HybridBlock):
     """(feat (B, C, H, W), rois (B, R, 4)) -> (cls_score (B, R, K), bbox_pred (B, R, 4)), float32."""
 
-    def __init__(self, in_channels, stride, num_classes, num_rois=300, channels=256, fc_channels=1024,
+    def __init__(self, *, in_channels, stride, num_classes, num_rois=300, channels=256, fc_channels=1024,
                  pooling="deformable", **kwargs):
         super().__init__(**kwargs)
         if pooling not in ROI_POOLINGS:

@@ -81,8 +81,9 @@ class SNIPER(gluon.HybridBlock):
             if rpn_only:
                 return
             rois = roi_targets.num_rois if train else test_post_nms_top_n
-            self.head = RCNNHead(channels, stride, num_classes, rois, self.backbone.head_channels,
-                                 self.backbone.fc_channels, roi_pooling, prefix="")
+            self.head = RCNNHead(in_channels=channels, stride=stride, num_classes=num_classes, num_rois=rois,
+                                 channels=self.backbone.head_channels, fc_channels=self.backbone.fc_channels,
+                                 pooling=roi_pooling, prefix="")
 
     @classmethod
     def from_config(cls, cfg, *, train=True, dtype="float32", rpn_only=False, **kwargs):
