@@ -13,6 +13,7 @@ import json
 import logging
 import os
 
+from lib.model.checkpoint_names import CheckpointError
 from lib.runtime.params_file import CorruptCheckpoint, check_param_shapes, read_params
 from lib.runtime.run_paths import CLASSES_FILE, checkpoint_stem, list_checkpoints, output_dir  # noqa: F401
 from lib.train.output_errors import writing
