@@ -55,7 +55,7 @@ $(EFFNET_PARAMS): | $(DEEPFOREST_WHEEL_DIR)/.efficientnet
 quickstart-deepforest: setup $(EFFNET_PARAMS)
 	$(QS_ENV) $(PY) main_train.py --cfg $(QS_FOREST) --overwrite
 	$(QS_ENV) $(PY) main_test.py --cfg $(QS_FOREST)
-	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val
+	$(QS_ENV) $(PY) demo.py --cfg $(QS_FOREST) --im_path data/deepforest/images/val --thresh 0.3
 	@echo "quickstart-deepforest done: detections drawn on output/quickstart/deepforest_cpu/demo/*_detections.png" \
 	  "(all detections in val_detections.json there)," \
 	  "loss curve in output/quickstart/deepforest_cpu/train/loss_curve.png"
