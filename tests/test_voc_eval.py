@@ -188,7 +188,7 @@ def test_evaluate_detections_voc_table_metrics_and_results_files(tmp_path, caplo
                                                                               "a 0.800 2.0 1.0 10.0 10.0"]
     assert (main / "comp4_det_test_person.txt").read_text() == ""
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "COCO bbox AP (pycocotools COCOeval)" in text and "VOC AP (pascal_voc_eval rules" in text
+    assert "COCO bbox AP (pycocotools COCOeval, maxDets 1, 10, 100)" in text and "VOC AP (pascal_voc_eval rules" in text
     assert "AP50_11point*" in text and "AP50_area " in text
 
 
@@ -273,4 +273,4 @@ def test_main_test_on_a_voc_layout_set_prints_and_saves_both_tables(tmp_path, ca
             assert stem == e["image_id"] and abs(float(score) - e["score"]) <= 5e-4
             np.testing.assert_allclose([float(v) for v in (x1, y1, x2, y2)], [x + 1, y + 1, x + w, y + h], atol=0.11)
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "COCO bbox AP (pycocotools COCOeval)" in text and "VOC AP (pascal_voc_eval rules" in text
+    assert "COCO bbox AP (pycocotools COCOeval, maxDets 1, 10, 100)" in text and "VOC AP (pascal_voc_eval rules" in text
