@@ -65,8 +65,9 @@ def test_hybridized_equals_imperative(train):
     with mx.autograd.record(train_mode=train):
         hybrid = [x.asnumpy() for x in net(*batch)]
     names = TrainOutput._fields if train else TEST_OUTPUTS
+    # float32 sums run in another order in the fused graph: scores of magnitude ~1 differ by up to ~3e-4
     for name, a, b in zip(names, imperative, hybrid):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3, err_msg=name)
 
 
 def test_test_proposals_clip_per_image():
