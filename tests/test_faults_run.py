@@ -141,6 +141,17 @@ def test_a_signal_inside_a_step_waits_for_its_end_and_a_second_one_is_folded():
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the previous handlers are back
 
 
+def test_a_nested_guard_restores_the_handlers_at_its_outermost_exit():
+    from lib.train.signals import InterruptGuard
+    before = signal.getsignal(signal.SIGINT)
+    guard = InterruptGuard()
+    with guard:
+        with guard:  # entered again (a run inside a run's guard) must not record its own handler as "previous"
+            pass
+        assert signal.getsignal(signal.SIGINT) == guard._handle  # still guarded until the outer exit
+    assert signal.getsignal(signal.SIGINT) == before
+
+
 def _wait_for_rows(folder, proc, count):
     deadline = time.time() + 300
     path = os.path.join(folder, "metrics.jsonl")

@@ -102,11 +102,15 @@ def test_break_and_interrupt_stop_the_workers(tmp_path):
         pids = list(loader.worker_pids)
         break
     assert pids and all(gone(pid) for pid in pids) and loader.worker_pids == []
-    with pytest.raises(KeyboardInterrupt):
-        for _ in loader:
-            pids = list(loader.worker_pids)
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a plain Python program
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in loader:
+                pids = list(loader.worker_pids)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert all(gone(pid) for pid in pids)
 
 

@@ -65,8 +65,16 @@ def test_hybridized_equals_imperative(train):
     with mx.autograd.record(train_mode=train):
         hybrid = [x.asnumpy() for x in net(*batch)]
     names = TrainOutput._fields if train else TEST_OUTPUTS
-    # float32 sums run in another order in the fused graph: scores of magnitude ~1 differ by up to ~3e-4
-    for name, a, b in zip(names, imperative, hybrid):
+    a_out, b_out = dict(zip(names, imperative)), dict(zip(names, hybrid))
+    # float32 sums run in another order in the fused graph (RPN deltas differ by ~1e-5), which can flip a pair at
+    # the NMS threshold and so change a few of the 300 rois per chip; per-roi outputs are compared on the rois
+    # both kept (a wrong hybridization changes most of them)
+    same = np.all(np.isclose(a_out["rois"], b_out["rois"], rtol=1e-3, atol=1e-3), axis=-1)  # (B, R)
+    assert same.mean() > 0.97, "only %.3f of the rois agree" % same.mean()
+    for name in names:
+        a, b = a_out[name], b_out[name]
+        if a.shape[:2] == same.shape:
+            a, b = a[same], b[same]
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3, err_msg=name)
 
 

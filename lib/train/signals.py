@@ -50,17 +50,22 @@ class InterruptGuard:
         self.depth = 0
         self.pending = None
         self._previous = {}
+        self._entered = 0  # nested `with guard:` install once and restore at the outermost exit
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        self._entered += 1
+        if self._entered == 1 and threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self._entered -= 1
+        if self._entered:
+            return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-        self._previous = {}
+        self._previous, self.depth, self.pending = {}, 0, None
 
     def _handle(self, signum, frame):
         if self.depth:
