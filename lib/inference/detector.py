@@ -15,7 +15,6 @@ import logging
 import os
 
 import mxnet as mx
-import numpy as np
 
 from lib.dataset.image_io import read_image
 from lib.inference.network import build_test_network
