@@ -115,6 +115,21 @@ def test_released_detector_fills_every_layer(nets, tmp_path, backbone):
     assert_each_lands(net, {n: v for n, v in values.items() if n not in tester_copies}, net)
 
 
+def test_released_detector_feeds_rpn_only_net(tmp_path):
+    """Proposal extraction with a released detector: the backbone and RPN arrays land, the head's are skipped."""
+    net = build_sniper(model_config("resnet50"), train=False, rpn_only=True)
+    initialize_sniper(net)
+    path = tmp_path / "SNIPER-0007.params"
+    values = write_checkpoint(path, detector_layout("resnet50"))
+    loaded = load_original_params(net, path, rpn_only=True)
+    kept = {n: v for n, v in values.items() if not n.startswith(("conv_new_1", "offset", "fc_new", "cls_score",
+                                                                   "bbox_pred"))}
+    assert len(loaded) == len(kept)
+    assert_each_lands(net, kept, net)
+    with pytest.raises(CheckpointError, match="unexpected"):
+        load_original_params(net, path)  # without rpn_only the head arrays are still refused
+
+
 def outside_backbone(net):
     """[(Parameter, copy of its data)] for the RPN and head parameters."""
     in_backbone = {id(p) for p in non_constant(net.backbone)}

@@ -22,7 +22,7 @@ def build_test_network(cfg, params_path, contexts, rpn_only=False):
     net.initialize(ctx=contexts)
     arrays = read_params(params_path)  # a truncated file: CorruptCheckpoint naming it
     if any(key.startswith(("arg:", "aux:")) for key in arrays):
-        load_original_params(net, params_path)
+        load_original_params(net, params_path, rpn_only=rpn_only)
         net.hybridize(static_alloc=True)
         return net
     check_param_shapes(net, arrays, params_path)  # another class count: both counts named

@@ -105,13 +105,14 @@ def assign_arrays(params, arrays, source):
         param.set_data(arrays[name].astype(param.dtype))
 
 
-def load_original_params(net, path, backbone_only=False):
+def load_original_params(net, path, backbone_only=False, rpn_only=False):
     """Load an original MXNet .params file (Module checkpoint names) into a SNIPER net, strictly.
 
     backbone_only: a `network.pretrained` file (ImageNet `resnet_mx_*` / `mobilenetv2`, or a detector): only
     the backbone is loaded, as the original's trainer does; the classifier and the layers the original
     re-initialises are dropped, and the conv5 offset convs are set to zero (init_weight_rcnn). The new
     layers keep their initialisation. Otherwise every parameter of the network must be in the file.
+    rpn_only: the net is backbone + RPN (proposal extraction); a full detector's head arrays are skipped.
     Returns the names loaded.
     """
     arrays = {strip_prefix(k): v for k, v in mx.nd.load(os.path.expanduser(path)).items()}
@@ -119,6 +120,8 @@ def load_original_params(net, path, backbone_only=False):
     arrays = {k: v for k, v in arrays.items() if not extras.match(k)}
     params = expected_params(net.backbone if backbone_only else net)
     offsets = [params.pop(k) for k in list(params) if backbone_only and re.match(CONV5_OFFSETS, k)]
+    if rpn_only:
+        arrays = {k: v for k, v in arrays.items() if k in params}
     assign_arrays(params, arrays, path)
     for param in offsets:
         param.set_data(mx.nd.zeros(param.shape, dtype=param.dtype))
