@@ -96,6 +96,7 @@ DEFAULTS = {
         "BATCH_IMAGES": 2,
         "END2END": False,
         "BATCH_ROIS": 128,
+        "ROIS_PER_CHIP": 300,  # (new) rois per chip kept by the training proposal NMS (the fork's op: 300)
         "BATCH_ROIS_OHEM": 128,
         "FG_FRACTION": 0.25,
         "FG_THRESH": 0.5,
