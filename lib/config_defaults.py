@@ -29,6 +29,8 @@ DEFAULTS = {
         # (new) every backbone BN uses its pretrained statistics in training too (use_global_stats), for
         # fine-tuning with few chips per device; efficientnet_lite0 only (False: batch statistics, as the paper)
         "FREEZE_BN_STATS": False,
+        # (new) init of conv_new_1, fc_new_1, fc_new_2: normal (the original's N(0, 0.01)) | xavier (He-scaled)
+        "RCNN_HIDDEN_INIT": "normal",
     },
     "dataset": {
         "dataset": "PascalVOC",
@@ -96,6 +98,7 @@ DEFAULTS = {
         "BATCH_IMAGES": 2,
         "END2END": False,
         "BATCH_ROIS": 128,
+        "ROIS_PER_CHIP": 300,  # (new) rois per chip kept by the training proposal NMS (the fork's op: 300)
         "BATCH_ROIS_OHEM": 128,
         "FG_FRACTION": 0.25,
         "FG_THRESH": 0.5,

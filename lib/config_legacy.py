@@ -80,7 +80,7 @@ LEGACY_KEYS = {
     "TRAIN.RPN_POSITIVE_WEIGHT": _NOT_READ + " (positive and negative anchors weigh the same)",
     "TRAIN.CXX_PROPOSAL": _CXX_PROPOSAL,
     "TRAIN.RPN_POST_NMS_TOP_N": (_TARGET_OP + "keeps 300 RoIs per chip (its default, the symbol never passed "
-                                 "this key)"),
+                                 "this key; TRAIN.ROIS_PER_CHIP sets it here)"),
     "TRAIN.RPN_MIN_SIZE": _TARGET_OP + "hard-codes a 3-px minimum box side (line 317) and never got this key",
     "TRAIN.BBOX_NORMALIZATION_PRECOMPUTED": ("the original's end-to-end training normalised RoI targets by fixed "
                                              "stds (here TRAIN.BBOX_STDS); this key only chose statistics that "

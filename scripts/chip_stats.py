@@ -1,5 +1,6 @@
 """Chip statistics of a dataset: chips per image, pixels vs single-scale and full-pyramid training, gts never
-covered (and why), and valid ranges suggested from the dataset's sizes.
+covered (and why), and the scales and valid ranges suggested from the dataset's box sizes (the ones
+`--write-config` writes).
 
     python scripts/chip_stats.py --cfg configs/quickstart/shapes_cpu.yml [--json out.json] [--max-images N]
         [--image-set SET] [--synthetic-proposals N] [--set KEY VALUE ...]
@@ -29,8 +30,7 @@ from tqdm import tqdm
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lib.chips import draw_stride  # noqa: E402
-from lib.chips.stats import (box_size_percentiles, dataset_chip_stats, range_coverage,  # noqa: E402
-                             suggest_valid_ranges)
+from lib.chips.stats import box_size_percentiles, dataset_chip_stats, range_coverage  # noqa: E402
 from lib.chips.scale_plan import plan_scales  # noqa: E402
 from lib.chips.synthetic import synthetic_proposals  # noqa: E402
 from lib.chips.validity import box_stats  # noqa: E402
@@ -77,14 +77,25 @@ def collect(cfg, image_set, max_images, synthetic=0):
     stats = dataset_chip_stats(tqdm(images, desc="chips", leave=False), train.SCALES, train.VALID_RANGES,
                                train.CHIP_SIZE, stride, train.NUM_NEG_CHIPS, rng,
                                train.ASSIGN_LOWER_BOUND_ALL_SCALES)
-    suggested = suggest_valid_ranges(images, train.SCALES) if images else []
-    coverage = {label: range_coverage(images, train.SCALES, ranges, train.CHIP_SIZE, stride)
-                for label, ranges in (("current", train.VALID_RANGES), ("suggested", suggested)) if ranges}
+    plan = suggested_plan(images, train.CHIP_SIZE, cfg.network.RPN_FEAT_STRIDE)
+    arms = [("current", train.SCALES, train.VALID_RANGES)] + ([("suggested", plan.scales, plan.valid_ranges)]
+                                                               if plan else [])
+    coverage = {label: range_coverage(images, scales, ranges, train.CHIP_SIZE, stride)
+                for label, scales, ranges in arms}
     return {"dataset": name, "scales": list(train.SCALES), "valid_ranges": [list(v) for v in train.VALID_RANGES],
             "chip_size": train.CHIP_SIZE, "stride": stride, "negatives": note, **stats,
             "box_sqrt_area_percentiles": box_size_percentiles(images),
-            "suggested_valid_ranges": [list(v) for v in suggested],
+            "suggested_scales": list(plan.scales) if plan else [],
+            "suggested_valid_ranges": [list(v) for v in plan.valid_ranges] if plan else [],
             "range_coverage": {k: {"per_scale": v[0], "no_scale": v[1]} for k, v in coverage.items()}}
+
+
+def suggested_plan(images, chip_size, stride):
+    """The ScalePlan --write-config derives from these images' boxes (None without boxes)."""
+    sizes = np.concatenate([box_stats(boxes).a for _, _, boxes, _ in images] or [np.zeros(0)])
+    if sizes.size == 0:
+        return None
+    return plan_scales(sizes, [max(w, h) for w, h, _, _ in images], chip_size, stride)
 
 
 def _with_classes(cfg):
@@ -107,18 +118,19 @@ def starting_config(cfg):
     """
     cfg = _with_classes(cfg)
     records = load_dataset(cfg, cfg.dataset.image_set).records
-    sizes = np.concatenate([box_stats(r.boxes).a for r in records] or [np.zeros(0)])
-    if sizes.size == 0:
+    plan = suggested_plan([(r.width, r.height, r.boxes, None) for r in records], cfg.TRAIN.CHIP_SIZE,
+                          cfg.network.RPN_FEAT_STRIDE)
+    if plan is None:
         raise DatasetError("dataset %s %s has no gt boxes: the box sizes decide the scales"
                            % (cfg.dataset.dataset, cfg.dataset.image_set))
-    plan = plan_scales(sizes, [max(r.width, r.height) for r in records], cfg.TRAIN.CHIP_SIZE,
-                       cfg.network.RPN_FEAT_STRIDE)
     most = max(len(r.boxes) for r in records)
     derived = {"TRAIN.SCALES": plan.scales, "TRAIN.VALID_RANGES": plan.valid_ranges,
                "TEST.SCALES": plan.scales, "TEST.VALID_RANGES": plan.valid_ranges,
                "network.ANCHOR_SCALES": plan.anchor_scales,
                "network.NUM_ANCHORS": len(plan.anchor_scales) * len(cfg.network.ANCHOR_RATIOS),
-               "TEST.TEST_EPOCH": cfg.TRAIN.end_epoch, "dataset.MAX_GTS": max(cfg.dataset.MAX_GTS, most)}
+               "TEST.TEST_EPOCH": cfg.TRAIN.end_epoch,
+               # gt rows per chip: an image's gts, below the rois per chip (more are counted, never dropped silently)
+               "dataset.MAX_GTS": min(max(cfg.dataset.MAX_GTS, most), cfg.TRAIN.ROIS_PER_CHIP - 1)}
     if not isinstance(cfg.TEST.BATCH_IMAGES, int):
         derived["TEST.BATCH_IMAGES"] = (1,) * len(plan.scales)
     if 2 * most > 100:  # dense images: keep and count twice the most gts of an image, in hundreds
@@ -129,7 +141,7 @@ def starting_config(cfg):
     for key, value in derived.items():
         set_key(cfg, key, value)
     check_values(cfg)
-    notes = dict(plan.notes, images=len(records), gts=int(sizes.size), most_gts_per_image=most)
+    notes = dict(plan.notes, images=len(records), gts=sum(len(r.boxes) for r in records), most_gts_per_image=most)
     return cfg, notes
 
 
@@ -190,7 +202,8 @@ def format_table(r):
     rows += [("gts never valid: " + reason, str(n)) for reason, n in r["gts_uncovered"].items()]
     rows.append(("box sqrt area px (p5..p95)", ", ".join(
         "p%d %.0f" % (int(p), v) for p, v in r["box_sqrt_area_percentiles"].items())))
-    rows.append(("suggested valid ranges", str(r["suggested_valid_ranges"])))
+    rows.append(("suggested scales / valid ranges", "%s / %s  (as --write-config)" % (
+        r["suggested_scales"], r["suggested_valid_ranges"])))
     for label, cov in r["range_coverage"].items():
         rows.append(("gts selected (%s ranges)" % label, "per scale %s, at no scale %.1f%%" % (
             ", ".join("%.1f%%" % (100 * x) for x in cov["per_scale"]), 100 * cov["no_scale"])))

@@ -86,6 +86,20 @@ def test_written_coco_config_loads_back_with_the_derived_keys(tmp_path, capsys):
     assert cfg.TEST.MAX_PER_IMAGE == 300 and cfg.TEST.EVAL_MAX_DETS == 300 and cfg.dataset.MAX_GTS == 120
     dataset = load_dataset(cfg, "train")  # NUM_CLASSES agrees with the json
     assert dataset.class_names == ["__background__", "disc", "square", "triangle"]
+    # the table's suggestion is what was written (it once came from an older rule and disagreed)
+    line = next(line for line in out.splitlines() if line.startswith("suggested scales / valid ranges"))
+    assert line.split(None, 5)[5] == "%s / %s  (as --write-config)" % (
+        list(cfg.TRAIN.SCALES), [list(r) for r in cfg.TRAIN.VALID_RANGES])
+
+
+def test_written_max_gts_stays_below_the_rois_per_chip(tmp_path, capsys):
+    # 120 boxes in one image but 100 rois per chip: the gts take at most 99 roi slots (the layer needs one left)
+    data = _coco_dataset(tmp_path / "mydata")
+    path = str(tmp_path / "mydata.yml")
+    code = chip_stats.main(["--cfg", QUICKSTART_CFG, "--write-config", path, "--set", "dataset.dataset", "coco",
+                            "dataset.dataset_path", data, "TRAIN.ROIS_PER_CHIP", "100"])
+    assert code == 0, capsys.readouterr().err
+    assert load_config(path).dataset.MAX_GTS == 99
 
 
 def test_voc_with_its_own_class_names(tmp_path, capsys):

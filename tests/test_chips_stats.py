@@ -2,18 +2,11 @@
 import numpy as np
 import pytest
 
-from lib.chips.stats import (REASONS, box_size_percentiles, dataset_chip_stats, range_coverage,
-                             suggest_valid_ranges)
+from lib.chips.stats import REASONS, box_size_percentiles, dataset_chip_stats, range_coverage
 from lib.chips.synthetic import synthetic_proposals
 
 SCALES = (3.0, 1.667, 512.0)
 RANGES = ((-1, 80), (32, 150), (120, -1))
-
-
-def test_suggested_ranges_reproduce_the_paper_on_coco_sized_images():
-    images = [(640, 480, np.zeros((0, 4)), None), (480, 640, np.zeros((0, 4)), None)]
-    assert suggest_valid_ranges(images, SCALES) == [(-1, 80), (32, 150), (120, -1)]
-    assert suggest_valid_ranges([(1280, 960, None, None)], SCALES)[2] == (240, -1)  # coarsest factor halves
 
 
 @pytest.mark.parametrize("lower_bound_all_scales, expected", [(False, [0.0, 1.0, 0.0]), (True, [0.0, 0.0, 0.0])])

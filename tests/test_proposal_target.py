@@ -119,3 +119,18 @@ def test_fg_thresh_is_honoured():
     # TRAIN.FG_THRESH (the op's hard-coded 0.5 by default): at 0.7, P2's IoU 0.67 with GT_OUT is background
     labels = run_layer(fg_thresh=0.7)[1]
     np.testing.assert_array_equal(labels[0, :3], [2, 0, 0])
+
+
+def test_rois_per_chip_shortens_the_roi_list_and_keeps_the_gt_slots():
+    # TRAIN.ROIS_PER_CHIP 8 (the op's 300 by default): the 3 NMS survivors, dummies, and the in-range gt in the
+    # tail slot 8 - 2 + 0 = 6 (G = 2 gts, as slot 298 of 300)
+    rois, labels = run_layer(num_rois=8)[:2]
+    assert rois.shape == (2, 8, 4) and labels.shape == (2, 8)
+    np.testing.assert_allclose(rois[0, :3], [P1, P2, P3])
+    np.testing.assert_allclose(rois[0, 6], GT_IN[:4])
+    np.testing.assert_array_equal(labels[1, 7], 3)
+
+
+def test_rois_per_chip_must_leave_room_beside_the_gts():
+    with pytest.raises(ValueError, match="ROIS_PER_CHIP"):
+        run_layer(num_rois=4)  # max_gts 4: no slot would be left for a proposal

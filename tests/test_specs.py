@@ -26,12 +26,14 @@ def test_nms_spec_follows_the_original_rule_and_carries_the_cap():
 def test_training_specs_read_their_keys():
     cfg = load_config(None, ["network.ANCHOR_SCALES", "(2, 4)", "network.ANCHOR_RATIOS", "(1,)",
                              "TRAIN.RPN_BATCH_SIZE", "64", "TRAIN.FG_THRESH", "0.6", "dataset.MAX_GTS", "50",
-                             "TRAIN.NUM_NEG_CHIPS", "7", "TRAIN.USE_NEG_CHIPS", "True", "TRAIN.CHIP_SIZE", "320"])
+                             "TRAIN.NUM_NEG_CHIPS", "7", "TRAIN.USE_NEG_CHIPS", "True", "TRAIN.CHIP_SIZE", "320",
+                             "TRAIN.ROIS_PER_CHIP", "128"])
     anchors = AnchorSpec.from_config(cfg)
     assert (anchors.stride, anchors.scales, anchors.ratios, anchors.num_anchors) == (16, (2, 4), (1,), 2)
     assert RPNTargetSpec.from_config(cfg).batch_size == 64
     roi = RoITargetSpec.from_config(cfg)
-    assert (roi.num_rois, roi.fg_thresh, roi.max_gts, roi.pre_nms_top_n) == (300, 0.6, 50, -1)
+    assert (roi.num_rois, roi.fg_thresh, roi.max_gts, roi.pre_nms_top_n) == (128, 0.6, 50, -1)
+    assert RoITargetSpec.from_config(load_config(None, [])).num_rois == 300  # the fork's op keeps 300 rois
     chips = ChipSpec.from_config(cfg)
     assert (chips.chip_size, chips.use_negatives, chips.num_negatives, chips.full_image) == (320, True, 7, False)
     loader = LoaderSpec.from_config(cfg)

@@ -1,5 +1,5 @@
-"""Chip statistics of a dataset (for scripts/chip_stats.py): chips per image, pixels processed, uncovered gts,
-and valid ranges suggested from the dataset's image and box sizes. numpy only.
+"""Chip statistics of a dataset (for scripts/chip_stats.py): chips per image, pixels processed, uncovered gts and
+the share of gts each scale's valid range selects. numpy only.
 
 Pixels are counted as the network sees them: every chip is a C x C input (the coarsest chip is padded to C x C).
 They are compared with single-scale training (short side 800, long side at most 1333) and with the full
@@ -14,11 +14,6 @@ from lib.chips.scales import scale_factor, scale_factors, scaled_size
 from lib.chips.validity import bounds, box_stats, chip_mask
 
 SINGLE_SCALE = (800, 1333)
-# The paper's COCO ranges ((-1, 80), (32, 150), (120, -1)) at its 640x480 factors (3, 1.667, 0.8), in chip px:
-# finest up to 240, intermediate 53..250, coarsest from 96. `suggest_valid_ranges` keeps these chip-pixel bands.
-CHIP_PX_HI = 240.0
-CHIP_PX_MID = (53.0, 250.0)
-CHIP_PX_LO_LAST = 96.0
 REASONS = ("outside every valid range", "too long for the chip (max side)", "thinner than 2 px",
            "clipped by its chip (range test)")
 
@@ -96,21 +91,6 @@ def dataset_chip_stats(images, scales, valid_ranges, chip_size, stride, num_neg,
         "gts": total["gts"],
         "gts_uncovered": {r: int(reasons.get(r, 0)) for r in REASONS},
     }
-
-
-def suggest_valid_ranges(images, scales):
-    """Valid ranges (original px) that give the paper's chip-pixel bands at the dataset's median factors.
-
-    images: [(width, height, gt_boxes, ...)]. -> list of (lo, hi) with -1 for no bound, finest first.
-    """
-    factors = np.median([scale_factors(w, h, scales) for w, h, *_ in images], axis=0)
-    n = len(scales)
-    if n == 1:
-        return [(-1, -1)]
-    ranges = [(-1, int(round(CHIP_PX_HI / factors[0])))]
-    ranges += [(int(round(CHIP_PX_MID[0] / s)), int(round(CHIP_PX_MID[1] / s))) for s in factors[1:-1]]
-    ranges.append((int(round(CHIP_PX_LO_LAST / factors[-1])), -1))
-    return ranges
 
 
 def range_coverage(images, scales, valid_ranges, chip_size, stride):

@@ -93,8 +93,8 @@ class ProposalTarget(gluon.HybridBlock):
 
     def __init__(self, anchors, targets, **kwargs):
         super().__init__(**kwargs)
-        if targets.max_gts > targets.num_rois:
-            raise ValueError("dataset.MAX_GTS (%d) must not exceed the %d rois per chip"
+        if targets.max_gts >= targets.num_rois:  # the gts take the last max_gts slots; proposals need one
+            raise ValueError("dataset.MAX_GTS (%d) must be below TRAIN.ROIS_PER_CHIP (%d)"
                              % (targets.max_gts, targets.num_rois))
         self._stride, self._num_anchors = anchors.stride, anchors.num_anchors
         self._nms = dict(threshold=targets.nms_thresh, pre_top_n=targets.pre_nms_top_n, post_top_n=targets.num_rois)

@@ -10,10 +10,11 @@ from mxnet import gluon, init
 from mxnet.gluon import nn
 
 
-def new_conv(prefix, channels, in_channels, kernel):
-    """A new (not pretrained) conv with bias, N(0, 0.01) weights and zero bias (the original's `init_weight_rcnn`)."""
+def new_conv(prefix, channels, in_channels, kernel, weight_init=None):
+    """A new (not pretrained) conv with bias, N(0, 0.01) weights unless given and zero bias (the original's
+    `init_weight_rcnn`)."""
     return nn.Conv2D(channels, kernel, padding=kernel // 2, in_channels=in_channels, prefix=prefix,
-                     weight_initializer=init.Normal(0.01), bias_initializer=init.Zero())
+                     weight_initializer=weight_init or init.Normal(0.01), bias_initializer=init.Zero())
 
 
 class RPN(gluon.HybridBlock):

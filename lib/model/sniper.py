@@ -54,13 +54,14 @@ class SNIPER(gluon.HybridBlock):
     backbone (a name of lib.model.backbones), bn_momentum, freeze_bn_stats; anchors (AnchorSpec);
     num_classes (with background); roi_pooling (network.ROI_POOLING); roi_targets (RoITargetSpec: the training
     proposal targets, and the BBOX_STDS the test output is multiplied by); test_nms_thresh / test_post_nms_top_n
-    (the test proposals); dtype of the backbone body.
+    (the test proposals); dtype of the backbone body; hidden_init (network.RCNN_HIDDEN_INIT).
     rpn_only: backbone + RPN only (TRAIN.ONLY_PROPOSAL, the negative-mining pre-training): training returns
     (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred), test returns (rois, roi_scores).
     """
 
     def __init__(self, *, backbone, bn_momentum, freeze_bn_stats, anchors, num_classes, roi_pooling, roi_targets,
-                 test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False, **kwargs):
+                 test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False,
+                 hidden_init="normal", **kwargs):
         super().__init__(**kwargs)
         self._train, self._stds, self._rpn_only = train, tuple(roi_targets.bbox_stds), rpn_only
         with self.name_scope():
@@ -83,7 +84,7 @@ class SNIPER(gluon.HybridBlock):
             rois = roi_targets.num_rois if train else test_post_nms_top_n
             self.head = RCNNHead(in_channels=channels, stride=stride, num_classes=num_classes, num_rois=rois,
                                  channels=self.backbone.head_channels, fc_channels=self.backbone.fc_channels,
-                                 pooling=roi_pooling, prefix="")
+                                 pooling=roi_pooling, hidden_init=hidden_init, prefix="")
 
     @classmethod
     def from_config(cls, cfg, *, train=True, dtype="float32", rpn_only=False, **kwargs):
@@ -97,7 +98,7 @@ class SNIPER(gluon.HybridBlock):
                    anchors=anchors, num_classes=cfg.dataset.NUM_CLASSES, roi_pooling=net.ROI_POOLING,
                    roi_targets=RoITargetSpec.from_config(cfg), test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
                    test_post_nms_top_n=cfg.TEST.RPN_POST_NMS_TOP_N, train=train, dtype=dtype, rpn_only=rpn_only,
-                   **kwargs)
+                   hidden_init=net.RCNN_HIDDEN_INIT, **kwargs)
 
     def hybrid_forward(self, F, data, im_info, gt_boxes=None, valid_ranges=None):
         feat = self.backbone(data)

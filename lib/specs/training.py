@@ -83,7 +83,8 @@ class RPNTargetSpec:
 class RoITargetSpec:
     """The training proposal-target layer (the fork's MultiProposalTarget op).
 
-    num_rois: rois per chip (the op's 300). fg_thresh: IoU above which a roi takes its gt's class.
+    num_rois: rois per chip (TRAIN.ROIS_PER_CHIP; the op's 300). fg_thresh: IoU above which a roi takes its gt's
+    class.
     bbox_stds: the regression targets' divisors. nms_thresh / pre_nms_top_n: the proposal NMS (-1: every anchor).
     ignore_outside_range: TRAIN.IGNORE_ROIS_OUTSIDE_RANGE. max_gts: gt rows per chip (dataset.MAX_GTS).
     """
@@ -95,14 +96,13 @@ class RoITargetSpec:
     ignore_outside_range: bool
     max_gts: int
 
-    NUM_ROIS = 300  # the fork's op keeps 300 rois per chip (a constant of the op, not a config key)
-
     @classmethod
     def from_config(cls, cfg):
-        """From cfg.TRAIN (FG_THRESH, BBOX_STDS, RPN_NMS_THRESH, RPN_PRE_NMS_TOP_N, IGNORE_ROIS_OUTSIDE_RANGE)
-        and cfg.dataset.MAX_GTS."""
+        """From cfg.TRAIN (ROIS_PER_CHIP, FG_THRESH, BBOX_STDS, RPN_NMS_THRESH, RPN_PRE_NMS_TOP_N,
+        IGNORE_ROIS_OUTSIDE_RANGE) and cfg.dataset.MAX_GTS."""
         train = cfg.TRAIN
-        return cls(num_rois=cls.NUM_ROIS, fg_thresh=float(train.FG_THRESH), bbox_stds=tuple(train.BBOX_STDS),
+        return cls(num_rois=int(train.ROIS_PER_CHIP), fg_thresh=float(train.FG_THRESH),
+                   bbox_stds=tuple(train.BBOX_STDS),
                    nms_thresh=float(train.RPN_NMS_THRESH), pre_nms_top_n=int(train.RPN_PRE_NMS_TOP_N),
                    ignore_outside_range=bool(train.IGNORE_ROIS_OUTSIDE_RANGE), max_gts=int(cfg.dataset.MAX_GTS))
 
