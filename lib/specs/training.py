@@ -124,12 +124,13 @@ class FocusLabelSpec:
         train = cfg.TRAIN
         if not train.AUTO_FOCUS:
             return None
-        keys = ("AUTO_FOCUS_SMALL_THRESH", "AUTO_FOCUS_DC_LOW", "AUTO_FOCUS_DC_HIGH")
-        for key in keys:
-            if getattr(train, key) <= 0:
-                raise ConfigError("config key TRAIN.%s must be > 0 with TRAIN.AUTO_FOCUS (the original's AutoFocus "
-                                  "config uses 64, 5, 90), got %r" % (key, getattr(train, key)))
-        return cls(*(float(getattr(train, key)) for key in keys), stride=int(cfg.network.RPN_FEAT_STRIDE))
+        values = {"SMALL_THRESH": train.AUTO_FOCUS_SMALL_THRESH, "DC_LOW": train.AUTO_FOCUS_DC_LOW,
+                  "DC_HIGH": train.AUTO_FOCUS_DC_HIGH}
+        for key, value in values.items():
+            if value <= 0:
+                raise ConfigError("config key TRAIN.AUTO_FOCUS_%s must be > 0 with TRAIN.AUTO_FOCUS (the original's "
+                                  "AutoFocus config uses 64, 5, 90), got %r" % (key, value))
+        return cls(*(float(v) for v in values.values()), stride=int(cfg.network.RPN_FEAT_STRIDE))
 
 
 @dataclass(frozen=True)
