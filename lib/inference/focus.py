@@ -84,7 +84,8 @@ class ChipRunner:
 
     def __init__(self, pipeline, spec):
         self.pipeline, self.spec = pipeline, spec  # spec: lib.specs.inference.ChipTestSpec
-        self.chips_per_scale = {}  # scale index -> chips run (for reports)
+        self.chips_per_scale = {}  # scale index -> units run (whole images or chips)
+        self.trace = None  # a list to collect, per piece that makes chips: scale, piece, focus map, chips
 
     def pieces(self, items, units, scale_index):
         pyramid, spec = self.pipeline.pyramid, self.spec
@@ -134,6 +135,9 @@ class ChipRunner:
                     found[piece.item][c].append(d)
                 if hyperparams is not None:
                     chips[piece.item].append(piece_chips(outputs[4], info, piece, spec, hyperparams))
+                    if self.trace is not None:
+                        self.trace.append({"scale_index": scale_index, "piece": piece, "chips": chips[piece.item][-1],
+                                           "map": focus_cells(outputs[4], info, spec.stride)})
             bar.update(len(batch))
         bar.close()
         dets = [[np.concatenate(c, axis=0).astype(np.float32) if c else np.zeros((0, 5), np.float32)

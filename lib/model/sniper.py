@@ -60,16 +60,16 @@ class SNIPER(gluon.HybridBlock):
     (the test proposals); dtype of the backbone body.
     rpn_only: backbone + RPN only (TRAIN.ONLY_PROPOSAL, the negative-mining pre-training): training returns
     (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred), test returns (rois, roi_scores).
-    focus: build the FocusPixel branch (TRAIN.AUTO_FOCUS or TEST.AUTO_FOCUS, as the original's symbol);
-    focus_output: return its output (training: TRAIN.AUTO_FOCUS, test: TEST.AUTO_FOCUS).
+    focus: the FocusPixel branch and its output (training: TRAIN.AUTO_FOCUS, test: TEST.AUTO_FOCUS; the original's
+    test symbol also built it unused with TRAIN.AUTO_FOCUS alone: here the tester skips its weights instead).
     """
 
     def __init__(self, *, backbone, bn_momentum, freeze_bn_stats, anchors, num_classes, roi_pooling, roi_targets,
                  test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False, focus=False,
-                 focus_output=False, **kwargs):
+                 **kwargs):
         super().__init__(**kwargs)
         self._train, self._stds, self._rpn_only = train, tuple(roi_targets.bbox_stds), rpn_only
-        self._focus_output = bool(focus and focus_output and not rpn_only)
+        self._focus_output = bool(focus and not rpn_only)
         with self.name_scope():
             self.backbone = build_backbone(backbone, bn_momentum, dtype, frozen_bn=freeze_bn_stats)
             stride = self.backbone.stride
@@ -87,7 +87,7 @@ class SNIPER(gluon.HybridBlock):
                                              post_top_n=test_post_nms_top_n, prefix="")
             if rpn_only:
                 return
-            if focus:
+            if self._focus_output:
                 self.focus = FocusHead(channels, getattr(self.backbone, "focus_channels", FOCUS_CHANNELS), prefix="")
             rois = roi_targets.num_rois if train else test_post_nms_top_n
             self.head = RCNNHead(in_channels=channels, stride=stride, num_classes=num_classes, num_rois=rois,
@@ -99,8 +99,7 @@ class SNIPER(gluon.HybridBlock):
         """The SNIPER of a config (network.*, dataset.NUM_CLASSES / MAX_GTS, the RoI target keys of TRAIN,
         TEST.RPN_NMS_THRESH / RPN_POST_NMS_TOP_N); ValueError when NUM_ANCHORS disagrees with the anchors."""
         net, anchors = cfg.network, AnchorSpec.from_config(cfg)
-        focus = bool(cfg.TRAIN.AUTO_FOCUS or cfg.TEST.AUTO_FOCUS)
-        focus_output = bool(cfg.TRAIN.AUTO_FOCUS if train else cfg.TEST.AUTO_FOCUS)
+        focus = bool(cfg.TRAIN.AUTO_FOCUS if train else cfg.TEST.AUTO_FOCUS)
         if anchors.num_anchors != net.NUM_ANCHORS:
             raise ValueError("network.NUM_ANCHORS is %d but ANCHOR_SCALES x ANCHOR_RATIOS give %d"
                              % (net.NUM_ANCHORS, anchors.num_anchors))
@@ -108,7 +107,7 @@ class SNIPER(gluon.HybridBlock):
                    anchors=anchors, num_classes=cfg.dataset.NUM_CLASSES, roi_pooling=net.ROI_POOLING,
                    roi_targets=RoITargetSpec.from_config(cfg), test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
                    test_post_nms_top_n=cfg.TEST.RPN_POST_NMS_TOP_N, train=train, dtype=dtype, rpn_only=rpn_only,
-                   focus=focus, focus_output=focus_output, **kwargs)
+                   focus=focus, **kwargs)
 
     def hybrid_forward(self, F, data, im_info, gt_boxes=None, valid_ranges=None):
         feat = self.backbone(data)
