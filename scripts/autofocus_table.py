@@ -31,7 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--cfg", default="configs/quickstart/shapes_cpu.yml")
     parser.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: TEST.TEST_EPOCH)")
     parser.add_argument("--images", type=int, default=0, help="first N test images (0: all)")
-    parser.add_argument("--thresholds", default="0.02,0.1,0.3", help="coarsest-scale focus map thresholds")
+    parser.add_argument("--thresholds", default="0.02,0.1,0.3",
+                        help="focus map thresholds: 'c' sets the coarsest scale's, 'c/m' also the other scales' "
+                             "that make chips (default: the config's)")
     parser.add_argument("--tile", type=int, default=1024)
     parser.add_argument("--overlap", type=int, default=192)
     parser.add_argument("--out", default=None, help="default: <output dir>/autofocus")
@@ -52,10 +54,16 @@ def variants(cfg, args):
     """[(key, label, --set words)]."""
     out = [("full", "full pyramid", [])]
     coarse = coarsest_index(cfg)
-    for t in [float(v) for v in args.thresholds.split(",") if v]:
+    for entry in [v for v in args.thresholds.split(",") if v]:
         hyper = [list(h) for h in cfg.TEST.CHIP_HYPERPARAMS]
-        hyper[coarse][1] = t
-        out.append(("autofocus_%g" % t, "AutoFocus, coarsest map threshold %g" % t,
+        values = [float(v) for v in entry.split("/")]
+        for k, h in enumerate(hyper):
+            if h[0] >= 1 and len(values) > 1:
+                h[1] = values[1]
+        hyper[coarse][1] = values[0]
+        finer = "/".join("%g" % h[1] for k, h in enumerate(hyper) if h[0] >= 1 and k != coarse)
+        out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map thresholds %g (coarsest) / %s"
+                    % (values[0], finer),
                     ["TEST.AUTO_FOCUS", "True", "TEST.CHIP_HYPERPARAMS", str(tuple(tuple(h) for h in hyper))]))
     out.append(("tiled", "full pyramid in %d px tiles, overlap %d" % (args.tile, args.overlap),
                 ["TEST.TILE_SIZE", str(args.tile), "TEST.TILE_OVERLAP", str(args.overlap)]))
@@ -121,7 +129,7 @@ def main(argv=None):
         path = os.path.join(out, key + ".json")
         if os.path.exists(path) and not args.force:
             with open(path) as f:
-                rows.append(json.load(f))
+                rows.append(dict(json.load(f), label=label))
             continue
         metrics, pixels, speed = run_variant(load_config(args.cfg, args.set_words + words), params, dataset, contexts)
         row = {"key": key, "label": label, "set": words, "metrics": metrics, "pixels_per_image": pixels,

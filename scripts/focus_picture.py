@@ -50,7 +50,8 @@ def overlay_map(panel, entry, factor):
 
 
 def rectangles(panel, boxes, factor, color, thickness=2):
-    for x1, y1, x2, y2 in np.asarray(boxes).reshape(-1, 4)[:, :4]:
+    boxes = np.asarray(boxes, dtype=np.float64)
+    for x1, y1, x2, y2 in (boxes.reshape(len(boxes), -1)[:, :4] if boxes.size else []):
         cv2.rectangle(panel, (int(x1 * factor), int(y1 * factor)), (int(x2 * factor), int(y2 * factor)), color,
                       thickness)
 

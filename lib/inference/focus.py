@@ -14,6 +14,7 @@ Detections of a chip are moved to image pixels and dropped when a side lies with
 original px of one of the chip's inner sides (the original's `check_valid`, lib/inference.py:235-258); the rest
 go to the valid ranges and NMS merge of every scale, as whole-image detections do.
 """
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,6 +26,8 @@ from lib.chips.scales import scale_factor
 from lib.chips.tiles import drop_near_inner_edges, keep_once
 from lib.config_error import ConfigError
 from lib.inference.chip_batches import PieceReader, focus_cells, plan_piece_batches, prepare_pieces, unit_pieces
+
+log = logging.getLogger(__name__)
 
 
 def run_order(items, pyramid):
@@ -140,6 +143,9 @@ class ChipRunner:
                                            "map": focus_cells(outputs[4], info, spec.stride)})
             bar.update(len(batch))
         bar.close()
+        log.info("scale %s: %d units (images or chips) in %d pieces, %.2f Mpx of network input so far",
+                 pipeline.pyramid.scales[scale_index], self.chips_per_scale[scale_index], len(pieces),
+                 pipeline.pixels / 1e6)
         dets = [[np.concatenate(c, axis=0).astype(np.float32) if c else np.zeros((0, 5), np.float32)
                  for c in image] for image in found]
         chips = [np.concatenate(c, axis=0) if c else np.zeros((0, 4)) for c in chips]
