@@ -99,7 +99,7 @@ def main(argv=None):
         panels.append(panel)
     sheet = np.concatenate([np.pad(p, ((0, 0), (0, 4), (0, 0)), constant_values=255) for p in panels], axis=1)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    cv2.imwrite(args.out, sheet)
+    cv2.imwrite(args.out, sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print("%s: panels coarse to fine, %s" % (args.out, ", ".join(
         "scale %s %d unit(s)" % (pipeline.pyramid.scales[k], runner.chips_per_scale.get(k, 0))
         for k in run_order(items, pipeline.pyramid))))
