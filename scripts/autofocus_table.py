@@ -34,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument("--thresholds", default="0.02,0.1,0.3",
                         help="focus map thresholds: 'c' sets the coarsest scale's, 'c/m' also the other scales' "
                              "that make chips (default: the config's)")
-    parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--tile", type=int, default=1024, help="tile size of the tiled variant (0: none)")
     parser.add_argument("--overlap", type=int, default=192)
     parser.add_argument("--out", default=None, help="default: <output dir>/autofocus")
     parser.add_argument("--force", action="store_true")
@@ -65,8 +65,9 @@ def variants(cfg, args):
         out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map thresholds %g (coarsest) / %s"
                     % (values[0], finer),
                     ["TEST.AUTO_FOCUS", "True", "TEST.CHIP_HYPERPARAMS", str(tuple(tuple(h) for h in hyper))]))
-    out.append(("tiled", "full pyramid in %d px tiles, overlap %d" % (args.tile, args.overlap),
-                ["TEST.TILE_SIZE", str(args.tile), "TEST.TILE_OVERLAP", str(args.overlap)]))
+    if args.tile > 0:
+        out.append(("tiled", "full pyramid in %d px tiles, overlap %d" % (args.tile, args.overlap),
+                    ["TEST.TILE_SIZE", str(args.tile), "TEST.TILE_OVERLAP", str(args.overlap)]))
     return out
 
 
