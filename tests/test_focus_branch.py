@@ -9,6 +9,7 @@ import math
 
 import mxnet as mx
 import numpy as np
+import pytest
 
 from lib.chips.chip import Chip
 from lib.data.focus_targets import chip_focus_labels
@@ -112,3 +113,21 @@ def test_loader_spec_and_batch_carry_focus_labels_only_with_auto_focus():
     spec = LoaderSpec.from_config(model_config("tiny", *FOCUS))
     assert spec.focus == FocusLabelSpec(64.0, 5.0, 90.0, 16)
     assert batch_layout(spec, 3, 256)["focus_label"][0] == (3, 16, 16)
+
+
+def test_focus_metrics_by_hand():
+    from lib.train.metrics import RunningMetrics, read_step
+    # focus probs (B=1, 2 classes, 1 x 3 cells), labels 1, 0, -1: argmax (1, 1, 0) -> 1 correct of 2 counted
+    losses = {"rpn_cls_loss": mx.nd.array([1.0]), "rpn_cls_prob": mx.nd.array([[[0.4], [0.6]]]),
+              "rpn_label": mx.nd.array([[1]]), "rpn_l1_sum": mx.nd.array([0.0]),
+              "focus_cls_loss": mx.nd.array([0.5]),
+              "focus_cls_prob": mx.nd.array([[[[0.2, 0.3, 0.9]], [[0.8, 0.7, 0.1]]]]),
+              "focus_label": mx.nd.array([[[1, 0, -1]]])}
+    stats, terms = read_step([losses])
+    metrics = RunningMetrics()
+    metrics.add_stats(stats)
+    values = metrics.values()
+    assert list(values) == ["RPNAcc", "RPNLogLoss", "RPNL1Loss", "FocusAcc", "FocusLogLoss"]  # no focus L1
+    assert values["FocusAcc"] == pytest.approx(1 / 2)
+    assert values["FocusLogLoss"] == pytest.approx(-(np.log(0.8) + np.log(0.3)) / 2, rel=1e-5)
+    assert terms["focus_cls_loss"] == pytest.approx(0.5)
