@@ -55,13 +55,17 @@ def run(cfg, epoch=None, contexts=None):
         path = save_proposals(proposal_file(cfg.TEST.PROPOSAL_SAVE_PATH, dataset.name), proposals)
         log.info("proposals of %d images written to %s", len(proposals), path)
         return path
-    per_scale, (forward_s, total_s) = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes)
+    per_scale, (forward_s, total_s, pixels) = run_jobs(cfg, params, dataset.records, contexts, dataset.num_classes)
     detections = merge_detections(per_scale, pyramid=TestPyramidSpec.from_config(cfg), nms=NMSSpec.from_config(cfg))
-    log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward",
-             len(dataset.records) / max(total_s, 1e-9), len(per_scale), 100 * (1 - forward_s / max(total_s, 1e-9)))
+    images = max(len(dataset.records), 1)
+    run_stats = {"pixels_per_image": pixels / images, "images_per_second": images / max(total_s, 1e-9)}
+    log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward, "
+             "%.3f Mpx of network input per image", run_stats["images_per_second"], len(per_scale),
+             100 * (1 - forward_s / max(total_s, 1e-9)), run_stats["pixels_per_image"] / 1e6)
     results_dir = os.path.join(folder, "results")
     evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set,
-                                     voc=cfg.dataset.dataset == "PascalVOC", eval_max_dets=cfg.TEST.EVAL_MAX_DETS)
+                                     voc=cfg.dataset.dataset == "PascalVOC", eval_max_dets=cfg.TEST.EVAL_MAX_DETS,
+                                     run_stats=run_stats)
     return evaluation if evaluation is not None else results_file(results_dir, cfg.dataset.test_image_set)
 
 

@@ -147,6 +147,11 @@ DEFAULTS = {
         "AUTO_FOCUS": False,
         "DO_PRUNING": (False, False, False),
         "CHIP_HYPERPARAMS": ((-1, -1, -1), (-1, -1, -1), (-1, -1, -1)),
+        # (new) tiled inference: every scale's resized image runs as TILE_SIZE x TILE_SIZE windows overlapping by
+        # TILE_OVERLAP px (0: whole images, as the original); also the largest side of an AutoFocus chip
+        "TILE_SIZE": 0,
+        "TILE_OVERLAP": 256,
+        "CHIP_EDGE_MARGIN": 10,  # (new) the original's hard-coded delta (lib/inference.py:235): px from an inner edge
         "USE_CACHE": (False, False, False),
         "NMS": 0.3,
         "NMS_METHOD": "",  # (new) gaussian | linear | hard; empty: derived from NMS as the original

@@ -15,7 +15,8 @@ LOGGER = logging.getLogger(__name__)
 
 _NOT_READ = "the original never read it either"
 _ALTERNATE = "settings of Deformable ConvNets' alternate RPN / R-FCN training; SNIPER trains end to end only"
-_AUTO_FOCUS = "AutoFocus (the original's TRAIN/TEST.AUTO_FOCUS chips and maps) is not ported"
+_USE_CACHE = ("the original's per-scale pickles of detections and focus maps for re-runs; this tester keeps them in "
+              "memory and recomputes")
 _CXX_PROPOSAL = ("chose Deformable ConvNets' C++ or Python proposal layer; the original's SNIPER never read it "
                  "(one MultiProposal op, here one Gluon layer)")
 _TEST_PROPOSAL = ("the original's proposal extraction used the test proposal op (TEST.RPN_* settings), never "
@@ -35,10 +36,6 @@ LEGACY_KEYS = {
     "TRAIN.CHIPS_DB_PARTS": ("split the original's per-epoch chip generation into parts (same chips, "
                              "lib/iterators/MNIteratorE2E.py:48); chips here stream through one worker pool"),
     "TRAIN.WITH_MASK": "the mask branch (the original's SNIPER + mask configs) is not ported",
-    "TRAIN.AUTO_FOCUS": _AUTO_FOCUS,
-    "TRAIN.AUTO_FOCUS_SMALL_THRESH": _AUTO_FOCUS,
-    "TRAIN.AUTO_FOCUS_DC_LOW": _AUTO_FOCUS,
-    "TRAIN.AUTO_FOCUS_DC_HIGH": _AUTO_FOCUS,
     "TRAIN.NUM_THREAD": ("size of the thread pools of the original's loader (lib/iterators/MNIteratorBase.py:18); "
                          "this port's loader runs TRAIN.NUM_PROCESS worker processes"),
     "TRAIN.model_prefix": ("the original named checkpoints by its --save_prefix flag, never by this key; "
@@ -98,10 +95,7 @@ LEGACY_KEYS = {
     "TEST.PROPOSAL_PRE_NMS_TOP_N": _TEST_PROPOSAL,
     "TEST.PROPOSAL_POST_NMS_TOP_N": _TEST_PROPOSAL,
     "TEST.PROPOSAL_MIN_SIZE": _TEST_PROPOSAL,
-    "TEST.AUTO_FOCUS": _AUTO_FOCUS,
-    "TEST.DO_PRUNING": _AUTO_FOCUS,
-    "TEST.CHIP_HYPERPARAMS": _AUTO_FOCUS,
-    "TEST.USE_CACHE": _AUTO_FOCUS + " (the key cached its per-scale detections and maps)",
+    "TEST.USE_CACHE": _USE_CACHE,
     "TEST.max_per_image": _NOT_READ + "; TEST.MAX_PER_IMAGE caps the detections per image",
     "TEST.test_epoch": _NOT_READ + "; TEST.TEST_EPOCH names the checkpoint to test",
     "TEST.VISUALIZATION_PATH": "the original's main_test.py --vis drawing is not ported (demo.py draws detections)",

@@ -13,7 +13,8 @@ pipeline); that stage is reported apart from the budget. Full-image arms are als
 protocol ("own test": their (930, 1340) resolution alone, no valid ranges). The `*_time` arms give the
 full-image baselines the reference arm's training wall time instead (their equal-pixel arms measure their speed
 first); `sniper_epochs` gives SNIPER with negatives the reference's number of passes (the paper's comparison;
-more pixels). Each arm's result is kept in <out>/<arm>/result.json and reused unless --force; the table goes to
+more pixels). Every arm trains without the AutoFocus branch the quickstart config turns on (TRAIN.AUTO_FOCUS
+False), so that the arms differ in their chips only. Each arm's result is kept in <out>/<arm>/result.json and reused unless --force; the table goes to
 stdout and <out>/ablation.md.
 """
 import argparse
@@ -155,7 +156,7 @@ def run_arm(args, name, words, budget, out):
     from lib.train.checkpoint import latest_checkpoint, output_dir
     folder = os.path.join(out, name)
     result_path = os.path.join(folder, "result.json")
-    words = ["output_path", folder] + words
+    words = ["output_path", folder, "TRAIN.AUTO_FOCUS", "False"] + words  # the ablation is about chips
     if os.path.exists(result_path) and not args.force:
         result = load_result(out, name)
     else:

@@ -26,7 +26,7 @@ GLUONCV = {"gcv_resnet50": "faster_rcnn_resnet50_v1b_coco", "gcv_resnet101": "fa
 
 def sniper_step(name, chip, batch):
     """(step function, net) for a SNIPER training step on `batch` random chips."""
-    cfg = load_config(CONFIGS[name], ["TRAIN.fp16", "False"])
+    cfg = load_config(CONFIGS[name], ["TRAIN.fp16", "False", "TRAIN.AUTO_FOCUS", "False"])  # the detector alone
     net = build_sniper(cfg)
     initialize_sniper(net)
     configure_params(net, cfg)

@@ -9,8 +9,9 @@ PAPER = {"resnet101": "configs/faster/sniper_res101_e2e.yml", "resnet50": "confi
 
 
 def model_config(backbone, *overrides):
-    """The backbone's paper (or quickstart) config, fp32, with `--set`-style overrides."""
-    return load_config(PAPER[backbone], ["TRAIN.fp16", "False"] + list(overrides))
+    """The backbone's paper (or quickstart) config, fp32, without the AutoFocus branch (the quickstart trains it;
+    tests/test_focus_branch.py turns it on), with `--set`-style overrides."""
+    return load_config(PAPER[backbone], ["TRAIN.fp16", "False", "TRAIN.AUTO_FOCUS", "False"] + list(overrides))
 
 
 def synthetic_batch(cfg, batch, chip, seed=0):

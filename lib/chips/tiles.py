@@ -45,12 +45,18 @@ def tile_windows(width, height, tile, overlap):
     return np.stack([x1, y1, x1 + min(tile, width), y1 + min(tile, height)], axis=1)
 
 
+def as_rows(boxes):
+    """(N, >=4) float64 view of boxes; an empty input gives (0, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    return boxes.reshape(len(boxes), -1) if boxes.size else np.zeros((0, 4))
+
+
 def near_inner_edge(boxes, window, *, image_size, margin):
     """(N,) bool: box side closer than margin to the window's same side, that side not on the image border.
 
     boxes: (N, >=4); window: x1, y1, x2, y2 (x2 = W on the image's right border); image_size: (W, H).
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(len(boxes), -1)
+    boxes = as_rows(boxes)
     wx1, wy1, wx2, wy2 = (float(v) for v in window[:4])
     inner = (wx1 >= 0.5, wy1 >= 0.5, wx2 < image_size[0] - 0.5, wy2 < image_size[1] - 0.5)
     near = np.zeros(len(boxes), dtype=bool)
@@ -67,7 +73,7 @@ def drop_near_inner_edges(dets, window, *, image_size, margin):
 
 def kept_whole(boxes, window, *, image_size, margin):
     """(N,) bool: box lies inside the window and is not near one of its inner sides."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(len(boxes), -1)
+    boxes = as_rows(boxes)
     inside = ((boxes[:, 0] >= window[0]) & (boxes[:, 1] >= window[1]) &
               (boxes[:, 2] <= window[2]) & (boxes[:, 3] <= window[3]))
     return inside & ~near_inner_edge(boxes, window, image_size=image_size, margin=margin)

@@ -9,7 +9,8 @@ def batch_layout(spec, batch_size, canvas):
 
     spec: a lib.specs.LoaderSpec (anchors, max_gts).
     data (B, 3, C, C) with C = canvas; im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
-    valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
+    valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw);
+    with spec.focus (TRAIN.AUTO_FOCUS) also focus_label (B, fh, fw).
     """
     size, num_anchors = canvas, spec.anchors.num_anchors
     fh = fw = size // spec.anchors.stride
@@ -18,7 +19,10 @@ def batch_layout(spec, batch_size, canvas):
         "rpn_label": (num_anchors * fh * fw,), "rpn_bbox_target": (4 * num_anchors, fh, fw),
         "rpn_bbox_weight": (4 * num_anchors, fh, fw),
     }
-    return {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in BATCH_KEYS}
+    keys = BATCH_KEYS
+    if getattr(spec, "focus", None) is not None:
+        shapes["focus_label"], keys = (fh, fw), BATCH_KEYS + ("focus_label",)
+    return {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in keys}
 
 
 def layout_nbytes(layout):
@@ -42,9 +46,10 @@ def batchify(chip_dicts, out=None):
     With `out` (name -> (B, ...) arrays, e.g. shared-memory views), write into it and return it;
     otherwise return new arrays.
     """
+    keys = list(chip_dicts[0])
     if out is None:
-        return {key: np.stack([chip[key] for chip in chip_dicts]) for key in BATCH_KEYS}
+        return {key: np.stack([chip[key] for chip in chip_dicts]) for key in keys}
     for k, chip in enumerate(chip_dicts):
-        for key in BATCH_KEYS:
+        for key in keys:
             out[key][k] = chip[key]
     return out

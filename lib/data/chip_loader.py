@@ -9,6 +9,7 @@ can be misaligned by up to s pixels, exactly as in the reference.
 import numpy as np
 
 from lib.data.anchor_targets import anchor_targets
+from lib.data.focus_targets import chip_focus_labels
 from lib.data.image import paste_network_image, read_record_image
 
 MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
@@ -82,6 +83,7 @@ def load_chip(record, chip, *, spec, rng, image=None):
     content size), gt_boxes (MAX_GTS, 5) (all gts surviving the move, in gt order, valid and invalid),
     valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw);
     n_truncated counts the gts beyond MAX_GTS left out of gt_boxes (anchor targets still use them).
+    With spec.focus (TRAIN.AUTO_FOCUS) the dict also holds focus_label (C / stride, C / stride).
     C is the chip's canvas; its valid range is chip.valid_range in chip pixels (a full-image chip: the canvas).
     """
     size = chip.canvas
@@ -98,4 +100,6 @@ def load_chip(record, chip, *, spec, rng, image=None):
     }
     out.update(anchor_targets(moved[valid], moved[~valid], anchors=spec.anchors, rpn=spec.rpn, chip_size=size,
                               rng=rng))
+    if spec.focus is not None:
+        out["focus_label"] = chip_focus_labels(record.boxes, chip, size, spec.focus)
     return out, n_truncated

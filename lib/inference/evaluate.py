@@ -207,8 +207,12 @@ def format_voc_summary(voc):
     return "\n".join(lines)
 
 
-def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, eval_max_dets=100):
+def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, eval_max_dets=100,
+                        run_stats=None):
     """Write `<results_dir>/detections_<image_set>_results.json`; evaluate it when the dataset has annotations.
+
+    run_stats: a dict added to the metrics json (the tester's pixels_per_image, images_per_second); a set without
+    annotations then gets a metrics json with these alone.
 
     detections: dets[image][cls] (n, 5) in dataset.records order. eval_max_dets: TEST.EVAL_MAX_DETS, COCOeval's
     last maxDets (`max_dets_for`). voc: a Pascal VOC set, also written as VOC
@@ -217,9 +221,12 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
     """
     path = results_file(results_dir, image_set)
     results = write_coco_results(path, detections, dataset)
+    metrics_path = os.path.join(results_dir, "detections_%s_metrics.json" % image_set)
     if dataset.annotation_file is None:
         log.info("%s has no annotations: no evaluation; results for the evaluation server are in %s",
                  dataset.name, path)
+        if run_stats:
+            atomic_write_json(metrics_path, dict(run_stats), indent=2)
         return None
     evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names, dataset.category_ids,
                                max_dets=max_dets_for(eval_max_dets))
@@ -227,7 +234,7 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
     if voc:
         evaluation["voc"] = voc_evaluate(detections, dataset, image_set=image_set, results_dir=results_dir)
         log.info("VOC evaluation of %s:\n%s", dataset.name, format_voc_summary(evaluation["voc"]))
-    metrics_path = os.path.join(results_dir, "detections_%s_metrics.json" % image_set)
+    evaluation.update(run_stats or {})
     atomic_write_json(metrics_path, evaluation, indent=2)
     log.info("metrics saved to %s", metrics_path)
     return evaluation

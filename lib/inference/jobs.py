@@ -34,7 +34,7 @@ def run_shard(cfg, params_path, records, contexts, num_classes, mode, progress=T
     """One job: build the test network from `params_path` and run `mode` ('detect' or 'proposals') on records.
 
     Returns per-scale raw detections (detect), or per-image (N, 5) proposal arrays (proposals), plus the
-    pipeline's (forward seconds, total seconds).
+    pipeline's (forward seconds, total seconds, network-input pixels).
     """
     from lib.inference.network import build_test_network
     from lib.inference.pipeline import Pipeline
@@ -46,7 +46,7 @@ def run_shard(cfg, params_path, records, contexts, num_classes, mode, progress=T
         result = extract_proposals(pipeline, records, cfg.TEST.N_PROPOSAL_PER_SCALE, progress)
     else:
         result = pipeline.detect_all_scales(records, progress)
-    return result, (pipeline.forward_seconds, pipeline.total_seconds)
+    return result, (pipeline.forward_seconds, pipeline.total_seconds, pipeline.pixels)
 
 
 def _job_entry(args):
@@ -58,7 +58,8 @@ def _job_entry(args):
 
 
 def run_jobs(cfg, params_path, records, contexts, num_classes, mode="detect"):
-    """Run `mode` over `records` in cfg.TEST.CONCURRENT_JOBS jobs; results in image order, and timings."""
+    """Run `mode` over `records` in cfg.TEST.CONCURRENT_JOBS jobs; results in image order, and (forward s, total s,
+    network-input pixels) summed over the jobs."""
     dealt = deal_contexts(contexts, max(1, int(cfg.TEST.CONCURRENT_JOBS)))
     bounds = shard_bounds(len(records), [len(c) for c in dealt])
     if len(bounds) <= 1:
@@ -69,7 +70,7 @@ def run_jobs(cfg, params_path, records, contexts, num_classes, mode="detect"):
              " | ".join(",".join(str(c) for c in dealt[j]) for j, _, _ in bounds))
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         results = pool.map(_job_entry, jobs)
-    timing = tuple(sum(r[1][k] for r in results) for k in range(2))
+    timing = tuple(sum(r[1][k] for r in results) for k in range(3))
     if mode == "proposals":
         return [p for r in results for p in r[0]], timing
     num_scales = len(results[0][0])

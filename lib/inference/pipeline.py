@@ -3,8 +3,9 @@ Detector all run a `Pipeline`.
 
 Stages, in order, one method each:
     scale_batches  one scale's network inputs: whole images resized by their factor and batched
-                   (pyramid.plan_batches / prepare_batch; B per device, several devices split a batch). This is
-                   the seam where tiles or AutoFocus chips would replace the whole image.
+                   (pyramid.plan_batches / prepare_batch; B per device, several devices split a batch). With
+                   AutoFocus chips or tiles (ChipTestSpec.active) lib/inference/focus.py runs the scales instead,
+                   on parts of the images, through the same forward, decode and merge.
     forward        one batch through the network over the devices.
     decode         one image's outputs -> per-class detections in original pixels (detections.decode_image).
     merge          every scale -> final detections: valid ranges, soft-NMS per class, the per-image cap
@@ -23,7 +24,8 @@ from tqdm import tqdm
 from lib.inference.detections import decode_image, empty_image
 from lib.inference.merge import merge_scales
 from lib.inference.pyramid import plan_batches, prepare_batch, read_uncached
-from lib.specs.inference import NMSSpec, TestPyramidSpec
+from lib.inference.focus import ChipRunner
+from lib.specs.inference import ChipTestSpec, NMSSpec, TestPyramidSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +62,18 @@ class Pipeline:
     """Runs a test network (`net(data, im_info) -> rois, roi_scores, cls_prob, deltas`, or the RPN-only
     network's rois, roi_scores) over images (ImageRecords or LoadedImages)."""
 
-    def __init__(self, net, contexts, *, pyramid, nms, num_classes):
+    def __init__(self, net, contexts, *, pyramid, nms, num_classes, chips=None):
         self.net, self.contexts, self.num_classes = net, list(contexts), num_classes
         self.pyramid, self.nms = pyramid, nms  # TestPyramidSpec, NMSSpec
+        self.chips = chips if chips is not None and chips.active else None  # ChipTestSpec
         self.forward_seconds = self.total_seconds = 0.0  # time in the network forward, in the whole pipeline
+        self.pixels = 0  # network-input pixels (B x H x W of every batch, padding included)
 
     @classmethod
     def from_config(cls, cfg, net, contexts, num_classes):
-        """The pipeline of cfg.TEST (TestPyramidSpec, NMSSpec)."""
+        """The pipeline of cfg.TEST (TestPyramidSpec, NMSSpec, ChipTestSpec)."""
         return cls(net, contexts, pyramid=TestPyramidSpec.from_config(cfg), nms=NMSSpec.from_config(cfg),
-                   num_classes=num_classes)
+                   num_classes=num_classes, chips=ChipTestSpec.from_config(cfg))
 
     def scale_batches(self, items, scale_index):
         """The batches of one scale: an iterator of (data (B, 3, H, W), im_info (B, 3), indices (B,)) numpy;
@@ -91,6 +95,7 @@ class Pipeline:
 
         The batch is split over the devices."""
         parts = np.array_split(np.arange(len(data)), min(len(self.contexts), len(data)))
+        self.pixels += int(data.shape[0] * data.shape[2] * data.shape[3])
         start = time.time()
         launched = [self.net(mx.nd.array(data[idx], ctx=ctx), mx.nd.array(im_info[idx], ctx=ctx))
                     for ctx, idx in zip(self.contexts, parts)]  # asynchronous: the devices run together
@@ -113,7 +118,7 @@ class Pipeline:
 
     def decode(self, outputs, info):
         """One image's detection outputs and im_info row -> its per-class (n, 5) detections, original pixels."""
-        rois, _scores, cls_prob, deltas = outputs
+        rois, _scores, cls_prob, deltas = outputs[:4]  # a fifth output is the AutoFocus map
         return decode_image(rois, cls_prob, deltas, info, self.nms.score_thresh)
 
     def detect_scale(self, items, scale_index, progress=True):
@@ -128,6 +133,8 @@ class Pipeline:
 
     def detect_all_scales(self, items, progress=True):
         """Raw detections of every scale: per_scale[scale][image][cls]."""
+        if self.chips is not None:
+            return ChipRunner(self, self.chips).detect_all_scales(items, read_item, progress)
         return [self.detect_scale(items, k, progress) for k in range(len(self.pyramid.scales))]
 
     def merge(self, per_scale):

@@ -13,12 +13,15 @@ the same per-chip weight. B is read from the batch, not the config.
 """
 from mxnet import gluon
 
+from lib.model.focus_head import focus_loss
+
 RCNN_L1_DENOMINATOR = 188.0
 RPN_L1_FACTOR = 3.0
 # Output names. The loss terms end in "_loss" (logged); per head <h>, the metrics read <h>_cls_prob, <h>_label and
 # <h>_l1_sum (the smooth-L1 sum before its normalisation), so a new head adds its outputs under these names.
 LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rcnn_cls_loss", "rcnn_l1_loss",
                 "rpn_cls_prob", "rpn_label", "rpn_l1_sum", "rcnn_cls_prob", "rcnn_label", "rcnn_l1_sum")
+FOCUS_OUTPUTS = ("focus_cls_loss", "focus_cls_prob", "focus_label")  # appended with TRAIN.AUTO_FOCUS
 RPN_LOSS_OUTPUTS = ("total", "rpn_cls_loss", "rpn_l1_loss", "rpn_cls_prob", "rpn_label", "rpn_l1_sum")
 
 
@@ -59,17 +62,21 @@ class SNIPERLoss(gluon.HybridBlock):
     Returns LOSS_OUTPUTS: total (1,), the four components (1,) each, then for metrics rpn_cls_prob
     (B, 2, N), rpn_label (B, N), rpn_l1_sum (1,), rcnn_cls_prob (B, R, K), rcnn_label (B, R), rcnn_l1_sum (1,)
     (no gradient through these).
+    focus (TRAIN.AUTO_FOCUS): two more inputs, focus_score (B, 2, fh, fw) and focus_label (B, fh, fw); the
+    total adds the FocusPixel CE (lib/model/focus_head.py, weight 1 as the original) and FOCUS_OUTPUTS follow.
     """
-    output_names = LOSS_OUTPUTS
 
-    def __init__(self, rpn_batch_size=256, rcnn_cls_norm="valid", num_rois=300, **kwargs):
+    def __init__(self, rpn_batch_size=256, rcnn_cls_norm="valid", num_rois=300, focus=False, **kwargs):
         super().__init__(**kwargs)
         if rcnn_cls_norm not in ("valid", "rois"):
             raise ValueError("rcnn_cls_norm must be 'valid' or 'rois', got %r" % rcnn_cls_norm)
         self._rpn_batch, self._rcnn_norm, self._num_rois = rpn_batch_size, rcnn_cls_norm, num_rois
+        self._focus = focus
+        self.output_names = LOSS_OUTPUTS + (FOCUS_OUTPUTS if focus else ())
 
     def hybrid_forward(self, F, rpn_cls_score, rpn_bbox_pred, rcnn_cls_score, rcnn_bbox_pred, rcnn_label,
-                       rcnn_bbox_target, rcnn_bbox_weight, rpn_label, rpn_bbox_target, rpn_bbox_weight):
+                       rcnn_bbox_target, rcnn_bbox_weight, rpn_label, rpn_bbox_target, rpn_bbox_weight,
+                       *focus_inputs):
         images, rpn_cls, rpn_l1, rpn_l1_sum = rpn_losses(F, rpn_cls_score, rpn_bbox_pred, rpn_label,
                                                          rpn_bbox_target, rpn_bbox_weight, self._rpn_batch)
         ce, count = masked_ce(F, F.log_softmax(rcnn_cls_score, axis=-1), rcnn_label, axis=-1)
@@ -79,7 +86,13 @@ class SNIPERLoss(gluon.HybridBlock):
         total = rpn_cls + rpn_l1 + rcnn_cls + rcnn_l1
         metrics = (F.softmax(rpn_cls_score, axis=1), rpn_label, rpn_l1_sum,
                    F.softmax(rcnn_cls_score, axis=-1), rcnn_label, rcnn_l1_sum)
-        return (total, rpn_cls, rpn_l1, rcnn_cls, rcnn_l1) + tuple(F.stop_gradient(m) for m in metrics)
+        outputs = (total, rpn_cls, rpn_l1, rcnn_cls, rcnn_l1) + tuple(F.stop_gradient(m) for m in metrics)
+        if not self._focus:
+            return outputs
+        focus_score, focus_label = focus_inputs
+        focus_cls, focus_prob = focus_loss(F, focus_score, focus_label)
+        return ((total + focus_cls,) + outputs[1:] +
+                (focus_cls, F.stop_gradient(focus_prob), F.stop_gradient(focus_label)))
 
 
 class RPNLoss(gluon.HybridBlock):
@@ -104,11 +117,13 @@ def build_loss(cfg):
     if cfg.TRAIN.ONLY_PROPOSAL:
         return RPNLoss(cfg.TRAIN.RPN_BATCH_SIZE, prefix="rpn_loss_")
     norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
-    return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
+    return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, focus=bool(cfg.TRAIN.AUTO_FOCUS), prefix="sniper_loss_")
 
 
-def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight):
-    """The SNIPERLoss arguments from a sniper.TrainOutput and the loader's RPN targets."""
+def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight, focus_label=None):
+    """The SNIPERLoss arguments from a sniper.TrainOutput and the loader's RPN targets (and its FocusPixel
+    labels when the network has the focus output)."""
+    focus = (outputs.focus_score, focus_label) if outputs.focus_score is not None else ()
     return (outputs.rpn_cls_score, outputs.rpn_bbox_pred, outputs.rcnn_cls_score, outputs.rcnn_bbox_pred,
             outputs.rcnn_label, outputs.rcnn_bbox_target, outputs.rcnn_bbox_weight,
-            rpn_label, rpn_bbox_target, rpn_bbox_weight)
+            rpn_label, rpn_bbox_target, rpn_bbox_weight) + focus

@@ -20,6 +20,7 @@ Training forward: net(data, im_info, gt_boxes, valid_ranges)
       rcnn_bbox_target (B, R, 4)        normalised targets (0 except for positives)
       rcnn_bbox_weight (B, R, 4)        1 for positives, else 0
       rois             (B, R, 4)        x1, y1, x2, y2 in chip pixels (no gradient)
+      focus_score      (B, 2, fh, fw)   FocusPixel logits, only with TRAIN.AUTO_FOCUS (lib/model/focus_head.py)
 Test forward: net(data, im_info), im_info per image (the tester may pad a batch to a common size).
     Returns a tuple in TEST_OUTPUTS order:
       rois       (B, R, 4)  chip (resized-image) pixels, R = TEST.RPN_POST_NMS_TOP_N
@@ -27,6 +28,7 @@ Test forward: net(data, im_info), im_info per image (the tester may pad a batch 
       cls_prob   (B, R, K)  softmax
       bbox_deltas (B, R, 4) already multiplied by BBOX_STDS: `lib.geometry.boxes.bbox_pred(rois, deltas)`
                             decodes them
+      focus_prob (B, 2, fh, fw) FocusPixel softmax, only with TEST.AUTO_FOCUS
 Parameter names follow the original symbol (`conv0_weight`, `rpn_conv_3x3_bias`, `fc_new_1_weight`, ...).
 """
 from collections import namedtuple
@@ -34,6 +36,7 @@ from collections import namedtuple
 from mxnet import autograd, gluon
 
 from lib.model.backbones import build_backbone
+from lib.model.focus_head import FOCUS_CHANNELS, FocusHead
 from lib.model.proposal import TestProposal
 from lib.model.proposal_target import ProposalTarget
 from lib.model.rcnn_head import RCNNHead
@@ -41,9 +44,9 @@ from lib.model.rpn import RPN
 from lib.specs.training import AnchorSpec, RoITargetSpec
 
 TRAIN_OUTPUTS = ("rpn_cls_score", "rpn_cls_prob", "rpn_bbox_pred", "rcnn_cls_score", "rcnn_bbox_pred",
-                 "rcnn_label", "rcnn_bbox_target", "rcnn_bbox_weight", "rois")
+                 "rcnn_label", "rcnn_bbox_target", "rcnn_bbox_weight", "rois", "focus_score")
 TEST_OUTPUTS = ("rois", "roi_scores", "cls_prob", "bbox_deltas")
-TrainOutput = namedtuple("TrainOutput", TRAIN_OUTPUTS)
+TrainOutput = namedtuple("TrainOutput", TRAIN_OUTPUTS, defaults=(None,))
 TestOutput = namedtuple("TestOutput", TEST_OUTPUTS)
 
 
@@ -57,13 +60,16 @@ class SNIPER(gluon.HybridBlock):
     (the test proposals); dtype of the backbone body; hidden_init (network.RCNN_HIDDEN_INIT).
     rpn_only: backbone + RPN only (TRAIN.ONLY_PROPOSAL, the negative-mining pre-training): training returns
     (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred), test returns (rois, roi_scores).
+    focus: the FocusPixel branch and its output (training: TRAIN.AUTO_FOCUS, test: TEST.AUTO_FOCUS; the original's
+    test symbol also built it unused with TRAIN.AUTO_FOCUS alone: here the tester skips its weights instead).
     """
 
     def __init__(self, *, backbone, bn_momentum, freeze_bn_stats, anchors, num_classes, roi_pooling, roi_targets,
                  test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False,
-                 hidden_init="normal", **kwargs):
+                 hidden_init="normal", focus=False, **kwargs):
         super().__init__(**kwargs)
         self._train, self._stds, self._rpn_only = train, tuple(roi_targets.bbox_stds), rpn_only
+        self._focus_output = bool(focus and not rpn_only)
         with self.name_scope():
             self.backbone = build_backbone(backbone, bn_momentum, dtype, frozen_bn=freeze_bn_stats)
             stride = self.backbone.stride
@@ -81,6 +87,8 @@ class SNIPER(gluon.HybridBlock):
                                              post_top_n=test_post_nms_top_n, prefix="")
             if rpn_only:
                 return
+            if self._focus_output:
+                self.focus = FocusHead(channels, getattr(self.backbone, "focus_channels", FOCUS_CHANNELS), prefix="")
             rois = roi_targets.num_rois if train else test_post_nms_top_n
             self.head = RCNNHead(in_channels=channels, stride=stride, num_classes=num_classes, num_rois=rois,
                                  channels=self.backbone.head_channels, fc_channels=self.backbone.fc_channels,
@@ -91,6 +99,7 @@ class SNIPER(gluon.HybridBlock):
         """The SNIPER of a config (network.*, dataset.NUM_CLASSES / MAX_GTS, the RoI target keys of TRAIN,
         TEST.RPN_NMS_THRESH / RPN_POST_NMS_TOP_N); ValueError when NUM_ANCHORS disagrees with the anchors."""
         net, anchors = cfg.network, AnchorSpec.from_config(cfg)
+        focus = bool(cfg.TRAIN.AUTO_FOCUS if train else cfg.TEST.AUTO_FOCUS)
         if anchors.num_anchors != net.NUM_ANCHORS:
             raise ValueError("network.NUM_ANCHORS is %d but ANCHOR_SCALES x ANCHOR_RATIOS give %d"
                              % (net.NUM_ANCHORS, anchors.num_anchors))
@@ -98,7 +107,7 @@ class SNIPER(gluon.HybridBlock):
                    anchors=anchors, num_classes=cfg.dataset.NUM_CLASSES, roi_pooling=net.ROI_POOLING,
                    roi_targets=RoITargetSpec.from_config(cfg), test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
                    test_post_nms_top_n=cfg.TEST.RPN_POST_NMS_TOP_N, train=train, dtype=dtype, rpn_only=rpn_only,
-                   hidden_init=net.RCNN_HIDDEN_INIT, **kwargs)
+                   hidden_init=net.RCNN_HIDDEN_INIT, focus=focus, **kwargs)
 
     def hybrid_forward(self, F, data, im_info, gt_boxes=None, valid_ranges=None):
         feat = self.backbone(data)
@@ -116,12 +125,13 @@ class SNIPER(gluon.HybridBlock):
                                                                valid_ranges)
             cls_score, bbox_pred = self.head(feat, rois)
             return (rpn_cls_score, rpn_cls_prob, rpn_bbox_pred, cls_score, bbox_pred, labels, targets, weights,
-                    rois)
+                    rois) + ((self.focus(feat),) if self._focus_output else ())
         rois, scores = self.proposal(rpn_cls_prob, rpn_bbox_pred, im_info)
         cls_score, bbox_pred = self.head(feat, rois)
         deltas = F.split(bbox_pred, num_outputs=4, axis=-1)
         deltas = F.concat(*[d * std for d, std in zip(deltas, self._stds)], dim=-1)
-        return rois, scores, F.softmax(cls_score, axis=-1), deltas
+        outputs = (rois, scores, F.softmax(cls_score, axis=-1), deltas)
+        return outputs + ((F.softmax(self.focus(feat), axis=1),) if self._focus_output else ())
 
 
 def build_sniper(cfg, train=True, dtype=None, rpn_only=None):

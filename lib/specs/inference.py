@@ -1,6 +1,7 @@
 """The test side's specs: the scale pyramid (TestPyramidSpec) and the duplicate suppression (NMSSpec)."""
 from dataclasses import dataclass
 
+from lib.config_error import ConfigError
 from lib.geometry.nms import METHODS
 
 
@@ -72,3 +73,45 @@ class NMSSpec:
         iou_thresh = test.NMS if test.NMS > 0 else 0.3
         return cls(method=method, sigma=float(test.NMS_SIGMA), iou_thresh=float(iou_thresh),
                    score_thresh=float(test.SCORE_THRESH), max_per_image=int(test.MAX_PER_IMAGE))
+
+
+@dataclass(frozen=True)
+class ChipTestSpec:
+    """Which parts of each test image run at each scale: AutoFocus chips and tiles (lib/inference/focus.py).
+
+    auto_focus: TEST.AUTO_FOCUS; do_pruning: per TEST.SCALES entry, run only on the focus chips of the next coarser
+    scale (TEST.DO_PRUNING); hyperparams: per entry, (dilation, threshold, min chip side in cells) turning that
+    scale's focus map into chips for the next finer one (TEST.CHIP_HYPERPARAMS). tile_size / tile_overlap:
+    TEST.TILE_SIZE (0: no tiles) and TEST.TILE_OVERLAP, resized px. edge_margin: TEST.CHIP_EDGE_MARGIN.
+    stride: the focus map's cell (network.RPN_FEAT_STRIDE).
+    """
+    auto_focus: bool = False
+    do_pruning: tuple = ()
+    hyperparams: tuple = ()
+    tile_size: int = 0
+    tile_overlap: int = 0
+    edge_margin: float = 10.0
+    stride: int = 16
+
+    @property
+    def active(self):
+        """True when some scale runs on parts of images (focus chips or tiles) instead of whole images."""
+        return self.tile_size > 0 or (self.auto_focus and any(self.do_pruning))
+
+    @classmethod
+    def from_config(cls, cfg):
+        """From cfg.TEST; ConfigError naming the key for short lists or a bad tile setting."""
+        test, count = cfg.TEST, len(cfg.TEST.SCALES)
+        for key in ("DO_PRUNING", "CHIP_HYPERPARAMS"):
+            if test.AUTO_FOCUS and len(getattr(test, key)) < count:
+                raise ConfigError("config key TEST.%s: %d entries but TEST.SCALES has %d"
+                                  % (key, len(getattr(test, key)), count))
+        tile, overlap = int(test.TILE_SIZE), int(test.TILE_OVERLAP)
+        if tile < 0 or (tile > 0 and not 0 <= overlap < tile):
+            raise ConfigError("config keys TEST.TILE_SIZE / TEST.TILE_OVERLAP: need TILE_SIZE >= 0 and "
+                              "0 <= TILE_OVERLAP < TILE_SIZE, got %d / %d" % (tile, overlap))
+        pruning = tuple(bool(p) for p in test.DO_PRUNING[:count]) if test.AUTO_FOCUS else ()
+        hyper = tuple(tuple(float(v) for v in h) for h in test.CHIP_HYPERPARAMS[:count]) if test.AUTO_FOCUS else ()
+        return cls(auto_focus=bool(test.AUTO_FOCUS), do_pruning=pruning, hyperparams=hyper, tile_size=tile,
+                   tile_overlap=overlap, edge_margin=float(test.CHIP_EDGE_MARGIN),
+                   stride=int(cfg.network.RPN_FEAT_STRIDE))

@@ -4,6 +4,8 @@ Each is built once from the config with `from_config(cfg)` and handed down; leaf
 """
 from dataclasses import dataclass
 
+from lib.config_error import ConfigError
+
 
 def _ranges(values):
     return tuple(tuple(float(x) for x in v) for v in values)
@@ -108,6 +110,30 @@ class RoITargetSpec:
 
 
 @dataclass(frozen=True)
+class FocusLabelSpec:
+    """AutoFocus's FocusPixel labels (lib/chips/focus_labels.py): sqrt-area thresholds in chip pixels
+    (TRAIN.AUTO_FOCUS_SMALL_THRESH, _DC_LOW, _DC_HIGH) and the feature stride of the label map."""
+    small_thresh: float
+    dc_low: float
+    dc_high: float
+    stride: int
+
+    @classmethod
+    def from_config(cls, cfg):
+        """None without TRAIN.AUTO_FOCUS; ConfigError naming the key for an unset (<= 0) threshold."""
+        train = cfg.TRAIN
+        if not train.AUTO_FOCUS:
+            return None
+        values = {"SMALL_THRESH": train.AUTO_FOCUS_SMALL_THRESH, "DC_LOW": train.AUTO_FOCUS_DC_LOW,
+                  "DC_HIGH": train.AUTO_FOCUS_DC_HIGH}
+        for key, value in values.items():
+            if value <= 0:
+                raise ConfigError("config key TRAIN.AUTO_FOCUS_%s must be > 0 with TRAIN.AUTO_FOCUS (the original's "
+                                  "AutoFocus config uses 64, 5, 90), got %r" % (key, value))
+        return cls(*(float(v) for v in values.values()), stride=int(cfg.network.RPN_FEAT_STRIDE))
+
+
+@dataclass(frozen=True)
 class LoaderSpec:
     """What the loader and its workers need to turn a chip into a batch row (sent to each worker instead of
     the config).
@@ -115,6 +141,7 @@ class LoaderSpec:
     anchors, rpn: AnchorSpec and RPNTargetSpec of the anchor targets. pixel_means: network.PIXEL_MEANS (BGR).
     max_gts: gt rows per chip. valid_gts_by_index: TRAIN.VALID_GTS_BY_INDEX (each chip carries its canvas).
     num_workers / timeout: TRAIN.NUM_PROCESS and TRAIN.LOADER_TIMEOUT (s).
+    focus: FocusLabelSpec with TRAIN.AUTO_FOCUS (each chip then gets its focus_label map), else None.
     """
     anchors: AnchorSpec
     rpn: RPNTargetSpec
@@ -123,6 +150,7 @@ class LoaderSpec:
     valid_gts_by_index: bool
     num_workers: int
     timeout: float
+    focus: FocusLabelSpec = None
 
     @classmethod
     def from_config(cls, cfg):
@@ -132,4 +160,5 @@ class LoaderSpec:
         return cls(anchors=AnchorSpec.from_config(cfg), rpn=RPNTargetSpec.from_config(cfg),
                    pixel_means=tuple(cfg.network.PIXEL_MEANS), max_gts=int(cfg.dataset.MAX_GTS),
                    valid_gts_by_index=bool(train.VALID_GTS_BY_INDEX),
-                   num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT))
+                   num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT),
+                   focus=FocusLabelSpec.from_config(cfg))

@@ -12,7 +12,8 @@ import mxnet as mx
 import numpy as np
 
 # (metric prefix, loss-output prefix, class axis of <prefix>_cls_prob); a head is measured when its outputs exist
-HEADS = (("RPN", "rpn", 1), ("RCNN", "rcnn", -1))
+HEADS = (("RPN", "rpn", 1), ("RCNN", "rcnn", -1), ("Focus", "focus", 1))
+NO_L1 = ("Focus",)  # heads without a box regression (AutoFocus's FocusPixel map): no L1 metric
 STATS_PER_HEAD = 4
 
 
@@ -38,8 +39,9 @@ def device_stats(losses):
     parts = []
     for _, key, axis in HEADS:
         if key + "_label" in losses:
-            parts += [classification_sums(losses[key + "_cls_prob"], losses[key + "_label"].astype("float32"),
-                                          class_axis=axis), losses[key + "_l1_sum"].reshape(-1)]
+            labels = losses[key + "_label"].astype("float32")
+            l1_sum = losses[key + "_l1_sum"] if key + "_l1_sum" in losses else labels.sum() * 0
+            parts += [classification_sums(losses[key + "_cls_prob"], labels, class_axis=axis), l1_sum.reshape(-1)]
     return mx.nd.concat(*[p.astype("float32") for p in parts], dim=0)
 
 
@@ -79,7 +81,8 @@ class RunningMetrics:
             for correct, logloss, count, l1_sum in np.asarray(rows, dtype=np.float64).reshape(-1, STATS_PER_HEAD):
                 self.add(head + "Acc", correct, int(count))
                 self.add(head + "LogLoss", logloss, int(count))
-                self.add(head + "L1Loss", l1_sum, int(count))
+                if head not in NO_L1:
+                    self.add(head + "L1Loss", l1_sum, int(count))
 
     def values(self):
         """OrderedDict name -> value for metrics that saw data."""

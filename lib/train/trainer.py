@@ -162,7 +162,8 @@ class Session:
         if self.cfg.TRAIN.ONLY_PROPOSAL:
             rpn_cls_score, _, rpn_bbox_pred = outputs
             return dict(zip(self.loss.output_names, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
-        return dict(zip(self.loss.output_names, self.loss(*loss_inputs(TrainOutput(*outputs), *targets))))
+        inputs = loss_inputs(TrainOutput(*outputs), *targets, focus_label=part.get("focus_label"))
+        return dict(zip(self.loss.output_names, self.loss(*inputs)))
 
     def run_step(self, batch, metrics):
         """One update from this worker's share of a global batch: losses and gradients on every device, the

@@ -30,6 +30,7 @@ class TinyBackbone(gluon.HybridBlock):
     stride = 16
     out_channels = STAGES[-1] + CONV5
     rpn_channels, head_channels, fc_channels = 64, 32, 128
+    focus_channels = 64  # the FocusPixel branch (the original's 256), narrowed as the other heads
 
     def __init__(self, momentum=0.995, dtype="float32", **kwargs):
         super().__init__(**kwargs)
