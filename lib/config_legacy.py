@@ -34,7 +34,6 @@ LEGACY_KEYS = {
     "TRAIN.CPP_CHIPS": "chose the original's C++ or Python chip generator (same chips); this port has one",
     "TRAIN.CHIPS_DB_PARTS": ("split the original's per-epoch chip generation into parts (same chips, "
                              "lib/iterators/MNIteratorE2E.py:48); chips here stream through one worker pool"),
-    "TRAIN.WITH_MASK": "the mask branch (the original's SNIPER + mask configs) is not ported",
     "TRAIN.AUTO_FOCUS": _AUTO_FOCUS,
     "TRAIN.AUTO_FOCUS_SMALL_THRESH": _AUTO_FOCUS,
     "TRAIN.AUTO_FOCUS_DC_LOW": _AUTO_FOCUS,

@@ -2,6 +2,7 @@
 import numpy as np
 
 BATCH_KEYS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
+MASK_KEYS = ("gt_mask_frames", "gt_mask_grids")  # with spec.masks (lib/data/mask_targets.chip_gt_masks)
 
 
 def batch_layout(spec, batch_size, canvas):
@@ -10,6 +11,7 @@ def batch_layout(spec, batch_size, canvas):
     spec: a lib.specs.LoaderSpec (anchors, max_gts).
     data (B, 3, C, C) with C = canvas; im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
     valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw).
+    With spec.masks: gt_mask_frames (B, MAX_GTS, 4) float32, gt_mask_grids (B, MAX_GTS, g, g) uint8.
     """
     size, num_anchors = canvas, spec.anchors.num_anchors
     fh = fw = size // spec.anchors.stride
@@ -18,7 +20,12 @@ def batch_layout(spec, batch_size, canvas):
         "rpn_label": (num_anchors * fh * fw,), "rpn_bbox_target": (4 * num_anchors, fh, fw),
         "rpn_bbox_weight": (4 * num_anchors, fh, fw),
     }
-    return {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in BATCH_KEYS}
+    layout = {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in BATCH_KEYS}
+    if spec.masks is not None:
+        grid = spec.masks.grid
+        layout["gt_mask_frames"] = ((batch_size, spec.max_gts, 4), np.dtype(np.float32))
+        layout["gt_mask_grids"] = ((batch_size, spec.max_gts, grid, grid), np.dtype(np.uint8))
+    return layout
 
 
 def layout_nbytes(layout):
@@ -42,9 +49,10 @@ def batchify(chip_dicts, out=None):
     With `out` (name -> (B, ...) arrays, e.g. shared-memory views), write into it and return it;
     otherwise return new arrays.
     """
+    keys = [key for key in BATCH_KEYS + MASK_KEYS if key in chip_dicts[0]]
     if out is None:
-        return {key: np.stack([chip[key] for chip in chip_dicts]) for key in BATCH_KEYS}
+        return {key: np.stack([chip[key] for chip in chip_dicts]) for key in keys}
     for k, chip in enumerate(chip_dicts):
-        for key in BATCH_KEYS:
+        for key in keys:
             out[key][k] = chip[key]
     return out

@@ -13,6 +13,8 @@ the same per-chip weight. B is read from the batch, not the config.
 """
 from mxnet import gluon
 
+from lib.model.sniper import TrainOutput
+
 RCNN_L1_DENOMINATOR = 188.0
 RPN_L1_FACTOR = 3.0
 # Output names. The loss terms end in "_loss" (logged); per head <h>, the metrics read <h>_cls_prob, <h>_label and
@@ -100,15 +102,21 @@ class RPNLoss(gluon.HybridBlock):
 
 def build_loss(cfg):
     """The loss block for the config: RPNLoss with TRAIN.ONLY_PROPOSAL, else SNIPERLoss (RPN_BATCH_SIZE, and
-    the MobileNetV2 variant's rcnn CE normalisation)."""
+    the MobileNetV2 variant's rcnn CE normalisation), wrapped with the mask loss when TRAIN.WITH_MASK."""
     if cfg.TRAIN.ONLY_PROPOSAL:
         return RPNLoss(cfg.TRAIN.RPN_BATCH_SIZE, prefix="rpn_loss_")
     norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
-    return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
+    loss = SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
+    if not cfg.TRAIN.WITH_MASK:
+        return loss
+    from lib.model.mask_loss import WithMaskLoss  # it builds on this module's helpers
+    return WithMaskLoss(loss, loss=cfg.TRAIN.MASK_LOSS, num_classes=cfg.dataset.NUM_CLASSES, prefix="")
 
 
 def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight):
-    """The SNIPERLoss arguments from a sniper.TrainOutput and the loader's RPN targets."""
+    """The loss block's arguments from the network's training outputs (a tuple in sniper.TRAIN_OUTPUTS order,
+    then any mask outputs) and the loader's RPN targets."""
+    extra, outputs = tuple(outputs[len(TrainOutput._fields):]), TrainOutput(*outputs[:len(TrainOutput._fields)])
     return (outputs.rpn_cls_score, outputs.rpn_bbox_pred, outputs.rcnn_cls_score, outputs.rcnn_bbox_pred,
             outputs.rcnn_label, outputs.rcnn_bbox_target, outputs.rcnn_bbox_weight,
-            rpn_label, rpn_bbox_target, rpn_bbox_weight)
+            rpn_label, rpn_bbox_target, rpn_bbox_weight) + extra

@@ -4,6 +4,8 @@ Each is built once from the config with `from_config(cfg)` and handed down; leaf
 """
 from dataclasses import dataclass
 
+from lib.specs.masks import MaskSpec
+
 
 def _ranges(values):
     return tuple(tuple(float(x) for x in v) for v in values)
@@ -114,7 +116,8 @@ class LoaderSpec:
 
     anchors, rpn: AnchorSpec and RPNTargetSpec of the anchor targets. pixel_means: network.PIXEL_MEANS (BGR).
     max_gts: gt rows per chip. valid_gts_by_index: TRAIN.VALID_GTS_BY_INDEX (each chip carries its canvas).
-    num_workers / timeout: TRAIN.NUM_PROCESS and TRAIN.LOADER_TIMEOUT (s).
+    num_workers / timeout: TRAIN.NUM_PROCESS and TRAIN.LOADER_TIMEOUT (s). masks: a lib.specs.masks.MaskSpec
+    (each chip also carries its gts' mask grids) or None.
     """
     anchors: AnchorSpec
     rpn: RPNTargetSpec
@@ -123,6 +126,7 @@ class LoaderSpec:
     valid_gts_by_index: bool
     num_workers: int
     timeout: float
+    masks: object = None
 
     @classmethod
     def from_config(cls, cfg):
@@ -132,4 +136,5 @@ class LoaderSpec:
         return cls(anchors=AnchorSpec.from_config(cfg), rpn=RPNTargetSpec.from_config(cfg),
                    pixel_means=tuple(cfg.network.PIXEL_MEANS), max_gts=int(cfg.dataset.MAX_GTS),
                    valid_gts_by_index=bool(train.VALID_GTS_BY_INDEX),
-                   num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT))
+                   num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT),
+                   masks=MaskSpec.from_config(cfg))

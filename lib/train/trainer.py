@@ -17,11 +17,12 @@ import os
 import mxnet as mx
 from mxnet import autograd
 
+from lib.data.batchify import MASK_KEYS
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
 from lib.model.losses import build_loss, loss_inputs
 from lib.model.params import configure_params, initialize_sniper
-from lib.model.sniper import TrainOutput, build_sniper
+from lib.model.sniper import build_sniper
 from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
                                   output_dir, save_checkpoint)
 from lib.runtime.devices import parse_contexts, set_cudnn_autotune, split_batch
@@ -157,12 +158,13 @@ class Session:
 
     def _device_losses(self, part):
         """One device's loss outputs: dict name (the loss block's output_names) -> NDArray."""
-        outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"])
+        masks = [part[key] for key in MASK_KEYS if key in part]
+        outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"], *masks)
         targets = (part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
         if self.cfg.TRAIN.ONLY_PROPOSAL:
             rpn_cls_score, _, rpn_bbox_pred = outputs
             return dict(zip(self.loss.output_names, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
-        return dict(zip(self.loss.output_names, self.loss(*loss_inputs(TrainOutput(*outputs), *targets))))
+        return dict(zip(self.loss.output_names, self.loss(*loss_inputs(outputs, *targets))))
 
     def run_step(self, batch, metrics):
         """One update from this worker's share of a global batch: losses and gradients on every device, the
