@@ -26,6 +26,7 @@ DEFAULTS = {
         "BACKBONE": "resnet101",  # (new) resnet101 | resnet50 | mobilenetv2 | tiny
         "ROI_POOLING": "deformable",  # (new) deformable | roialign
         "MASK_CHANNELS": 256,  # (new) width of the mask head's convolutions (the original hard-codes 256)
+        "MASK_INIT": "normal",  # (new) mask head weights: normal N(0, 0.01) (the original) | he (He-normal)
         "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag
         # (new) every backbone BN uses its pretrained statistics in training too (use_global_stats), for
         # fine-tuning with few chips per device; efficientnet_lite0 only (False: batch statistics, as the paper)

@@ -173,3 +173,39 @@ def test_training_forward_and_backward_with_masks(loss):
     assert (target[:1] >= 0).all() and {0.0, 1.0} <= set(np.unique(target))  # the gt, appended, is positive
     assert losses["mask_loss"].asscalar() > 0
     assert net.mask_head.mask_out.weight.grad().abs().sum().asscalar() > 0
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_loader_masks_travel_with_their_boxes(flipped):
+    """load_chip with the mask branch: each gt row's mask, drawn in the chip, covers that row's box (the box
+    rounded to chip pixels: within 1 px), on a plain and a flipped record; the grid frame is the same area."""
+    from lib.config import load_config
+    from lib.data.chip_loader import load_chip
+    from lib.data.mask_targets import chip_mask
+    from lib.dataset.roidb import ImageRecord, flip_record
+    from lib.specs.training import LoaderSpec
+    spec = LoaderSpec.from_config(load_config("configs/quickstart/shapes_mask_cpu.yml"))
+    width, height = 300, 200
+    square = [np.array([40, 30, 100, 30, 100, 90, 40, 90], np.float32)]  # [40, 100) x [30, 90)
+    triangle = [np.array([150, 60, 260, 60, 150, 170], np.float32)]
+    record = ImageRecord(image="toy.png", width=width, height=height, classes=[1, 2], segms=[square, triangle],
+                         boxes=[[40, 30, 99, 89], [150, 60, 259, 169]])
+    if flipped:
+        record = flip_record(record)
+    chip = Chip(box=np.array([10, 5, 10 + 256 / 0.8, 5 + 256 / 0.8], np.float32), scale=0.8, scale_index=0,
+                size=(256, 256), canvas=256, valid_range=(-1, -1), gt_index=np.array([0, 1]))
+    out, _ = load_chip(record, chip, spec=spec, rng=np.random.default_rng(0),
+                       image=np.zeros((height, width, 3), np.uint8))
+    rows = np.flatnonzero(out["gt_boxes"][:, 4] > 0)
+    assert len(rows) == 2
+    by_class = {int(out["gt_boxes"][r, 4]): r for r in rows}
+    for cls, segm in ((1, square), (2, triangle)):
+        box = out["gt_boxes"][by_class[cls], :4]
+        drawn = chip_mask(record.segms[cls - 1], chip, 256)
+        ys, xs = np.nonzero(drawn)
+        np.testing.assert_allclose([xs.min(), ys.min(), xs.max(), ys.max()], box, atol=1.01)
+        frame = out["gt_mask_frames"][by_class[cls]]
+        np.testing.assert_allclose(frame, [box[0], box[1], box[2] + 1, box[3] + 1], atol=1.51)
+        grid = out["gt_mask_grids"][by_class[cls]]
+        assert grid.mean() == pytest.approx(drawn.sum() / np.prod(frame[2:] - frame[:2]), abs=0.05)
+    assert not out["gt_mask_grids"][2:].any() and (out["gt_mask_frames"][2:] == -1).all()

@@ -25,6 +25,8 @@ from lib.model.rcnn_head import batched_rois
 POOLED = 14  # the mask pooling's pooled_size (resnet_mx_101_e2e_mask.py:376)
 MASK_SIZE = 28  # the mask output side: 14 x 2 (the deconvolution), MaskRcnnTarget's mask_size (line 393)
 MASK_LOSSES = ("binary", "softmax")
+MASK_INITS = ("normal", "he")  # N(0, 0.01) as the original's init_weight_mask | He-normal (fan in), new
+HE_NORMAL = init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
 FILLER_BOX = (0.0, 0.0, 15.0, 15.0)  # a filler mask RoI (x1, y1, x2, y2): pooled, never trained
 
 
@@ -39,12 +41,15 @@ class MaskHead(gluon.HybridBlock):
     """(conv_new_1_relu (B, C, H, W), rois (M, 5) [b, x1, y1, x2, y2] chip px) -> (M, mask_channels, 28, 28)."""
 
     def __init__(self, *, in_channels, stride, num_classes, loss="binary", channels=256, pooling="deformable",
-                 **kwargs):
+                 weight_init="normal", **kwargs):
         super().__init__(**kwargs)
         self._pooling, self._scale = pooling, 1.0 / stride
         self._pool = dict(spatial_scale=self._scale, output_dim=in_channels, group_size=1, pooled_size=POOLED,
                           part_size=POOLED, sample_per_part=4)
-        normal = dict(weight_initializer=init.Normal(0.01), bias_initializer=init.Zero())  # MASK:524-541
+        if weight_init not in MASK_INITS:
+            raise ValueError("network.MASK_INIT must be one of %s, got %r" % (MASK_INITS, weight_init))
+        weights = init.Normal(0.01) if weight_init == "normal" else HE_NORMAL  # normal: MASK:524-541
+        normal = dict(weight_initializer=weights, bias_initializer=init.Zero())
         with self.name_scope():
             if pooling == "deformable":
                 self.mask_offset = nn.Dense(2 * POOLED * POOLED, in_units=in_channels * POOLED * POOLED,
@@ -55,7 +60,7 @@ class MaskHead(gluon.HybridBlock):
                 self.convs.add(nn.Conv2D(channels, 3, padding=1, in_channels=in_channels if k == 0 else channels,
                                          activation="relu", prefix="mask_conv_3x3_%d_" % (k + 1), **normal))
             self.mask_deconv = nn.Conv2DTranspose(channels, 2, strides=2, in_channels=channels, use_bias=False,
-                                                  prefix="mask_deconv_", weight_initializer=init.Normal(0.01))
+                                                  prefix="mask_deconv_", weight_initializer=weights)
             self.mask_out = nn.Conv2D(mask_channels(num_classes, loss), 1, in_channels=channels,
                                       prefix="mask_out_", **normal)
 

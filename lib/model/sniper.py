@@ -103,7 +103,7 @@ class SNIPER(gluon.HybridBlock):
             if masks is not None:
                 self.mask_head = MaskHead(in_channels=self.backbone.head_channels, stride=stride,
                                           num_classes=num_classes, loss=masks.loss, channels=masks.channels,
-                                          pooling=roi_pooling, prefix="")
+                                          pooling=roi_pooling, weight_init=masks.weight_init, prefix="")
 
     @classmethod
     def from_config(cls, cfg, *, train=True, dtype="float32", rpn_only=False, **kwargs):

@@ -8,10 +8,12 @@ GT_GRID = 56  # cells a side of a gt's mask grid sent by the loader: 2 per targe
 @dataclass(frozen=True)
 class MaskSpec:
     """loss: TRAIN.MASK_LOSS ('binary' | 'softmax'); masks_per_chip: TRAIN.MASKS_PER_CHIP (mask RoIs per chip,
-    B x this per batch); channels: network.MASK_CHANNELS; grid: the loader's gt grid side."""
+    B x this per batch); channels: network.MASK_CHANNELS; weight_init: network.MASK_INIT; grid: the loader's gt
+    grid side."""
     loss: str
     masks_per_chip: int
     channels: int
+    weight_init: str = "normal"
     grid: int = GT_GRID
 
     @classmethod
@@ -20,4 +22,4 @@ class MaskSpec:
         if not cfg.TRAIN.WITH_MASK:
             return None
         return cls(loss=str(cfg.TRAIN.MASK_LOSS), masks_per_chip=int(cfg.TRAIN.MASKS_PER_CHIP),
-                   channels=int(cfg.network.MASK_CHANNELS))
+                   channels=int(cfg.network.MASK_CHANNELS), weight_init=str(cfg.network.MASK_INIT))

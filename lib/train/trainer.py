@@ -178,6 +178,8 @@ class Session:
         autograd.backward(scaled)
         stats, loss_terms = read_step(results)  # one host copy
         metrics.add_stats(stats)
+        if "mask_loss" in loss_terms:  # the mask branch: CE per non-ignored cell, mean over devices and steps
+            metrics.add("MaskLogLoss", loss_terms["mask_loss"] / len(parts), 1)
         check_finite(loss_terms, self.progress["num_update"])
         gradient_step(self.trainer, self.net.collect_params().values(), self.scaler, self.progress["num_update"])
 
