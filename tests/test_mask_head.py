@@ -145,7 +145,8 @@ def test_foreground_probs_read_the_class_channels():
 @pytest.mark.parametrize("loss", ["binary", "softmax"])
 def test_training_forward_and_backward_with_masks(loss):
     from lib.config import load_config
-    from lib.model.losses import build_loss, loss_inputs
+    from lib.model.losses import loss_inputs
+    from lib.model.mask_loss import build_loss_with_masks
     from lib.model.params import initialize_sniper
     from lib.model.sniper import build_sniper
     cfg = load_config("configs/quickstart/shapes_mask_cpu.yml", ["TRAIN.BATCH_IMAGES", "2", "TRAIN.MASK_LOSS", loss])
@@ -162,7 +163,7 @@ def test_training_forward_and_backward_with_masks(loss):
               mx.nd.array(np.stack([grids] * 2), dtype="uint8")]
     fh = size // 16
     rpn = [mx.nd.zeros((2, 21 * fh * fh)), mx.nd.zeros((2, 84, fh, fh)), mx.nd.zeros((2, 84, fh, fh))]
-    block = build_loss(cfg)
+    block = build_loss_with_masks(cfg)
     with autograd.record():
         outputs = net(*inputs)
         losses = dict(zip(block.output_names, block(*loss_inputs(outputs, *rpn))))
@@ -209,3 +210,17 @@ def test_loader_masks_travel_with_their_boxes(flipped):
         grid = out["gt_mask_grids"][by_class[cls]]
         assert grid.mean() == pytest.approx(drawn.sum() / np.prod(frame[2:] - frame[:2]), abs=0.05)
     assert not out["gt_mask_grids"][2:].any() and (out["gt_mask_frames"][2:] == -1).all()
+
+
+def test_a_mask_config_on_a_box_only_dataset_stops_with_one_line(tmp_path):
+    """TRAIN.WITH_MASK reaches the dataset loader: a Pascal VOC training set (boxes only) is refused in one line."""
+    from dataset_helpers import dataset_cfg, write_voc
+    from lib.dataset import DatasetError
+    from lib.train.records import training_records
+    write_voc(tmp_path / "VOCdevkit", "2007", "trainval", {"000005": (64, 48, [("chair", (11, 21, 30, 40), 0)])})
+    cfg = dataset_cfg("PascalVOC", tmp_path / "VOCdevkit", tmp_path, 21)
+    cfg.dataset.image_set, cfg.TRAIN.USE_NEG_CHIPS = "2007_trainval", False
+    assert len(training_records(cfg)[0]) == 2  # with its flipped copy: boxes are fine without masks
+    cfg.TRAIN.WITH_MASK = True
+    with pytest.raises(DatasetError, match=r"^dataset voc_2007_trainval \(.*\) has no instance masks[^\n]*$"):
+        training_records(cfg)

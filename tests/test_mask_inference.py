@@ -102,3 +102,27 @@ def test_segm_evaluation_scores_masks_not_boxes(tmp_path):
     assert coco_evaluate(results, path, names, ids, iou_type="bbox")["metrics"]["AP"] == pytest.approx(1.0)
     segm = coco_evaluate(results, path, names, ids, iou_type="segm")
     assert segm["metrics"]["AP"] == pytest.approx(0.5, abs=0.01) and segm["iou_type"] == "segm"
+
+
+def test_export_includes_the_mask_branch(tmp_path):
+    """Detector.export writes the mask predictor too; the imported symbol gives the predictor's probabilities."""
+    import mxnet as mx
+    from lib.config import load_config
+    from lib.inference.detector import Detector
+    from lib.model.params import initialize_sniper
+    from lib.model.sniper import build_sniper
+    cfg = load_config("configs/quickstart/shapes_mask_cpu.yml")
+    net = build_sniper(cfg, train=False)
+    initialize_sniper(net)
+    net.mask_head.mask_out.weight.set_data(mx.nd.random.normal(0, 1, net.mask_head.mask_out.weight.shape))
+    params = str(tmp_path / "SNIPER-0001.params")
+    net.save_parameters(params)
+    detector = Detector(cfg, params)
+    files = detector.export(str(tmp_path / "exported"))
+    assert files[2:] == [str(tmp_path / "exported-mask-symbol.json"), str(tmp_path / "exported-mask-0000.params")]
+    imported = mx.gluon.SymbolBlock.imports(files[2], ["data0", "data1", "data2"], files[3])
+    data = mx.nd.random.normal(shape=(1, 3, 96, 128))
+    boxes, classes = mx.nd.array([[[10, 10, 60, 50], [0, 0, 90, 90]]]), mx.nd.array([[1, 4]])
+    expected = detector.pipeline.mask_predictor()(data, boxes, classes).asnumpy()
+    assert expected.shape == (1, 2, 28, 28) and expected.std() > 0
+    np.testing.assert_allclose(imported(data, boxes, classes).asnumpy(), expected, rtol=1e-4, atol=1e-5)

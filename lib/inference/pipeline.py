@@ -147,11 +147,16 @@ class Pipeline:
         without the mask branch. Runs on the first device."""
         if self.mask_spec is None:
             return None
-        predictor = MaskPredictor(self.net, loss=self.mask_spec.loss, num_classes=self.num_classes)
-        predictor.hybridize()
-        stage = MaskStage(predictor, self.contexts[0], pyramid=self.pyramid, read=read_item,
+        stage = MaskStage(self.mask_predictor(), self.contexts[0], pyramid=self.pyramid, read=read_item,
                           max_boxes=self.nms.max_per_image)
         return stage.run(items, detections, progress)
+
+    def mask_predictor(self):
+        """The hybridized MaskPredictor sharing the network's weights (made once), or None without masks."""
+        if self.mask_spec is not None and getattr(self, "_mask_predictor", None) is None:
+            self._mask_predictor = MaskPredictor(self.net, loss=self.mask_spec.loss, num_classes=self.num_classes)
+            self._mask_predictor.hybridize()
+        return getattr(self, "_mask_predictor", None)
 
     def overhead_fraction(self):
         """Share of the wall time spent outside the network forward (reading, resizing, decoding)."""

@@ -102,15 +102,12 @@ class RPNLoss(gluon.HybridBlock):
 
 def build_loss(cfg):
     """The loss block for the config: RPNLoss with TRAIN.ONLY_PROPOSAL, else SNIPERLoss (RPN_BATCH_SIZE, and
-    the MobileNetV2 variant's rcnn CE normalisation), wrapped with the mask loss when TRAIN.WITH_MASK."""
+    the MobileNetV2 variant's rcnn CE normalisation); lib.model.mask_loss.build_loss_with_masks adds the mask
+    branch's."""
     if cfg.TRAIN.ONLY_PROPOSAL:
         return RPNLoss(cfg.TRAIN.RPN_BATCH_SIZE, prefix="rpn_loss_")
     norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
-    loss = SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
-    if not cfg.TRAIN.WITH_MASK:
-        return loss
-    from lib.model.mask_loss import WithMaskLoss  # it builds on this module's helpers
-    return WithMaskLoss(loss, loss=cfg.TRAIN.MASK_LOSS, num_classes=cfg.dataset.NUM_CLASSES, prefix="")
+    return SNIPERLoss(cfg.TRAIN.RPN_BATCH_SIZE, norm, prefix="sniper_loss_")
 
 
 def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight):

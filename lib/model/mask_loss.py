@@ -10,7 +10,7 @@ added to the box losses of lib/model/losses.py.
 """
 from mxnet import gluon
 
-from lib.model.losses import masked_ce
+from lib.model.losses import build_loss, masked_ce
 from lib.model.mask_head import MASK_LOSSES, class_channels
 
 
@@ -55,3 +55,12 @@ class WithMaskLoss(gluon.HybridBlock):
         box = self.box(*args[:-3])
         mask = mask_loss(F, *args[-3:], loss=self._loss, num_classes=self._num_classes)
         return (box[0] + mask,) + tuple(box[1:]) + (mask,)
+
+
+def build_loss_with_masks(cfg):
+    """The loss block of the config: lib.model.losses.build_loss, wrapped with the mask loss when TRAIN.WITH_MASK
+    (TRAIN.MASK_LOSS)."""
+    loss = build_loss(cfg)
+    if not cfg.TRAIN.WITH_MASK or cfg.TRAIN.ONLY_PROPOSAL:
+        return loss
+    return WithMaskLoss(loss, loss=cfg.TRAIN.MASK_LOSS, num_classes=cfg.dataset.NUM_CLASSES, prefix="")

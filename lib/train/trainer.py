@@ -20,7 +20,8 @@ from mxnet import autograd
 from lib.data.batchify import MASK_KEYS
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from lib.model.losses import build_loss, loss_inputs
+from lib.model.losses import loss_inputs
+from lib.model.mask_loss import build_loss_with_masks
 from lib.model.params import configure_params, initialize_sniper
 from lib.model.sniper import build_sniper
 from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
@@ -111,7 +112,7 @@ class Session:
         if self.run_folder is not None:
             self.run_folder.open(cfg, resume=bool(resume), overwrite=overwrite)
         self.net = build_network(cfg, self.contexts, self.kvstore)
-        self.loss = build_loss(cfg)
+        self.loss = build_loss_with_masks(cfg)
         self.loss.hybridize(static_alloc=True)
         self.scaler = LossScaler.from_config(cfg)
         self.devices_total = len(self.contexts) * self.num_workers
