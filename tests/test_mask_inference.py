@@ -11,13 +11,13 @@ from lib.inference.evaluate import coco_evaluate
 from lib.inference.masks import encode_mask, mask_scale_indices, paste_mask
 
 
-def test_mask_scale_is_the_coarsest_valid_scale():
+def test_mask_scale_is_the_finest_valid_scale():
     # ranges (sqrt area, original px): scale 0 (-1, 90], scale 1 (32, 180], scale 2 (75, inf). Sides 20 -> only
-    # scale 0; 50 -> 0 and 1 -> 1; 100 -> 1 and 2 -> 2; 300 -> 2; a 10 x 10 box with ranges all above it -> the
+    # scale 0; 50 -> 0 and 1 -> 0; 100 -> 1 and 2 -> 1; 300 -> 2; a 10 x 10 box with ranges all above it -> the
     # last scale.
     ranges = ((-1, 90), (32, 180), (75, -1))
     boxes = np.array([[0, 0, 20, 20], [0, 0, 50, 50], [0, 0, 100, 100], [0, 0, 300, 300]], np.float32)
-    np.testing.assert_array_equal(mask_scale_indices(boxes, ranges), [0, 1, 2, 2])
+    np.testing.assert_array_equal(mask_scale_indices(boxes, ranges), [0, 0, 1, 2])
     assert mask_scale_indices(np.array([[0, 0, 10, 10]], np.float32), ((50, 90), (90, 200)))[0] == 1
     assert mask_scale_indices(np.zeros((0, 4), np.float32), ranges).shape == (0,)
 
