@@ -84,8 +84,7 @@ def matched_gt_rows(F, rois, gt_boxes):
     iou = iou_fork_gpu(F, rois, F.slice_axis(gt_boxes, axis=2, begin=0, end=4))  # (B, R, G)
     is_gt = F.transpose(F.slice_axis(gt_boxes, axis=2, begin=4, end=5) != -1, axes=(0, 2, 1))
     iou = F.where(F.broadcast_like(is_gt, iou), iou, F.ones_like(iou) * -1.0)
-    gts = F.slice_axis(F.ones_like(F.slice_axis(iou, axis=1, begin=0, end=1)), axis=2, begin=0, end=1)  # (B,1,1)
-    image = F.contrib.arange_like(gts, axis=0)  # (B,)
+    image = F.contrib.arange_like(iou, axis=0)  # (B,)
     per_image = F.sum(F.ones_like(F.slice_axis(iou, axis=1, begin=0, end=1)), axis=2)  # (B, 1): G
     return F.broadcast_add(F.argmax(iou, axis=2), F.reshape(image, (-1, 1)) * per_image)
 
