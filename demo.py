@@ -6,7 +6,8 @@
 Everything is written into the --out folder (default `<output_path>/<config name>/demo/`), never beside the
 inputs: per image `<image stem>_detections<image extension>` (detections scoring at least --thresh drawn), and
 `<input stem>_detections.json` with {"images": [{"id", "file_name", "width", "height"}], "categories":
-[{"id", "name"}], "results": [COCO results {"image_id", "category_id", "bbox": [x, y, w, h], "score"}]}: every
+[{"id", "name"}], "results": [COCO results {"image_id", "category_id", "bbox": [x, y, w, h], "score"}]} (with
+the mask branch, TRAIN.WITH_MASK, masks are drawn too and each result has its RLE "segmentation"): every
 detection the tester keeps (TEST.SCORE_THRESH, at most TEST.MAX_PER_IMAGE per image), category ids of the
 training set. Without --im_path the demo image data/demo/demo.jpg is used (generated from the shapes generator
 when missing). A folder: its image files by extension, sorted by name (subfolders are not searched); other files
@@ -101,10 +102,11 @@ def json_path(out_dir, im_path):
     return os.path.join(out_dir, stem + "_detections.json")
 
 
-def coco_output(images, detections, class_names, category_ids):
+def coco_output(images, detections, class_names, category_ids, masks=None):
     """The json of the run: images (ids 1..N in input order), categories and COCO results.
 
-    images: [(path, width, height)]; detections: dets[image][cls] (n, 5) in original pixels.
+    images: [(path, width, height)]; detections: dets[image][cls] (n, 5) in original pixels; masks: masks[image]
+    [cls] (RLE dicts, the results get "segmentation") or None.
     """
     from lib.dataset.roidb import Dataset, ImageRecord
     from lib.inference.coco_results import coco_results
@@ -115,15 +117,20 @@ def coco_output(images, detections, class_names, category_ids):
     return {"images": [{"id": r.image_id, "file_name": os.path.basename(r.image), "width": r.width,
                         "height": r.height} for r in records],
             "categories": [{"id": c, "name": n} for n, c in zip(class_names[1:], category_ids[1:])],
-            "results": coco_results(detections, dataset)}
+            "results": coco_results(detections, dataset, masks)}
 
 
-def _draw(detector, image, detections, path, thresh):
-    """Draw the detections scoring >= thresh on the image and write it to `path`; returns the count drawn."""
+def _draw(detector, image, detections, path, thresh, masks=None):
+    """Draw the detections scoring >= thresh (and their masks, masks[cls] RLE lists, if given) on the image and
+    write it to `path`; returns the detections drawn."""
     import cv2
-    from lib.utils.visualization import draw_detections
+    from pycocotools import mask as mask_api
+    from lib.utils.visualization import draw_detections, overlay_masks
     shown = [(c, float(row[4]), tuple(row[:4])) for c, rows in enumerate(detections) for row in rows
              if row[4] >= thresh]
+    if masks is not None:
+        image = overlay_masks(image, [(c, mask_api.decode(rle)) for c, rows in enumerate(detections)
+                                      for row, rle in zip(rows, masks[c]) if row[4] >= thresh])
     if not cv2.imwrite(path, draw_detections(image, shown, detector.class_names, thresh)):
         raise FileNotFoundError("could not write %s" % path)
     return shown
@@ -154,7 +161,7 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
     single = read_image(paths[0]) if len(paths) == 1 else None  # a wrong image is said before the model loads
     detector = Detector(cfg, params)
     os.makedirs(out_dir, exist_ok=True)
-    done, detections, failed, drawn = [], [], [], 0
+    done, detections, masks, failed, drawn = [], [], [], [], 0
     for path in tqdm(paths, desc="demo", unit="img", disable=len(paths) == 1):
         try:
             image = single if single is not None else read_image(path)
@@ -163,7 +170,10 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
             failed.append(path)
             continue
         dets = detector.detect_raw(image)
-        shown = _draw(detector, image, dets, picture_path(out_dir, path), thresh)
+        image_masks = detector.masks_raw_many([image], [dets])  # None without the mask branch
+        image_masks = image_masks[0] if image_masks is not None else None
+        shown = _draw(detector, image, dets, picture_path(out_dir, path), thresh, image_masks)
+        masks.append(image_masks)
         drawn += len(shown)
         done.append((path, image.shape[1], image.shape[0]))
         detections.append(dets)
@@ -171,14 +181,15 @@ def run(cfg, im_path=None, *, epoch=None, thresh=0.5, out=None, export=None):
             for c, score, box in sorted(shown, key=lambda d: -d[1]):
                 log.info("%-12s %.3f  [%.0f, %.0f, %.0f, %.0f]", detector.class_names[c], score, *box)
     result = json_path(out_dir, im_path)
-    atomic_write_json(result, coco_output(done, detections, detector.class_names, detector.category_ids))
+    masks = masks if all(m is not None for m in masks) else None
+    atomic_write_json(result, coco_output(done, detections, detector.class_names, detector.category_ids, masks))
     log.info("%d image(s), %d detections >= %.2f drawn in %s; all detections in %s", len(done), drawn, thresh,
              out_dir, result)
     best = max((float(d[:, 4].max()) for image_dets in detections for d in image_dets if len(d)), default=None)
     if not drawn and best is not None:
         log.warning("no detection scored >= %.2f (the best: %.3f): lower --thresh to draw more", thresh, best)
     if export:
-        log.info("exported %s and %s", *detector.export(export))
+        log.info("exported %s", ", ".join(detector.export(export)))
     return result, failed
 
 

@@ -36,6 +36,8 @@ def run(cfg, epoch=None, contexts=None):
     from lib.inference.coco_results import results_file
     from lib.inference.evaluate import evaluate_detections
     from lib.inference.jobs import run_jobs
+    from lib.inference.network import build_test_network
+    from lib.inference.pipeline import Pipeline
     from lib.inference.prerequisites import model_params, with_dataset_hint
     from lib.specs.inference import NMSSpec, TestPyramidSpec
     from lib.inference.pipeline import merge_detections
@@ -45,7 +47,7 @@ def run(cfg, epoch=None, contexts=None):
     params = model_params(cfg, epoch)  # the prerequisites in this order: model, devices, images
     contexts = contexts or parse_contexts(cfg.gpus)
     try:
-        dataset = load_dataset(cfg, cfg.dataset.test_image_set)
+        dataset = load_dataset(cfg, cfg.dataset.test_image_set, with_masks=cfg.TRAIN.WITH_MASK)
     except DatasetError as err:
         raise with_dataset_hint(cfg, cfg.dataset.test_image_set, err) from None
     folder = output_dir(cfg)  # the training image set names the model's folder
@@ -62,10 +64,15 @@ def run(cfg, epoch=None, contexts=None):
     log.info("%.2f images/s over %d scales (per job), %.0f%% of the tester's time outside the network forward, "
              "%.3f Mpx of network input per image", run_stats["images_per_second"], len(per_scale),
              100 * (1 - forward_s / max(total_s, 1e-9)), run_stats["pixels_per_image"] / 1e6)
+    masks = None
+    if cfg.TRAIN.WITH_MASK:  # after the merge: one network in this process, on the first device
+        pipeline = Pipeline.from_config(cfg, build_test_network(cfg, params, contexts[:1]), contexts[:1],
+                                        dataset.num_classes)
+        masks = pipeline.masks(dataset.records, detections)
     results_dir = os.path.join(folder, "results")
     evaluation = evaluate_detections(detections, dataset, results_dir, cfg.dataset.test_image_set,
                                      voc=cfg.dataset.dataset == "PascalVOC", eval_max_dets=cfg.TEST.EVAL_MAX_DETS,
-                                     run_stats=run_stats)
+                                     run_stats=run_stats, masks=masks)
     return evaluation if evaluation is not None else results_file(results_dir, cfg.dataset.test_image_set)
 
 

@@ -25,6 +25,8 @@ DEFAULTS = {
         "NUM_ANCHORS": 9,
         "BACKBONE": "resnet101",  # (new) resnet101 | resnet50 | mobilenetv2 | tiny
         "ROI_POOLING": "deformable",  # (new) deformable | roialign
+        "MASK_CHANNELS": 256,  # (new) width of the mask head's convolutions (the original hard-codes 256)
+        "MASK_INIT": "normal",  # (new) mask head weights: normal N(0, 0.01) (the original) | he (He-normal)
         "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag
         # (new) every backbone BN uses its pretrained statistics in training too (use_global_stats), for
         # fine-tuning with few chips per device; efficientnet_lite0 only (False: batch statistics, as the paper)
@@ -51,7 +53,9 @@ DEFAULTS = {
         "USE_NEG_CHIPS": True,
         "NUM_NEG_CHIPS": 2,  # (new) negatives sampled per image and epoch (the original's n_neg_per_im)
         "CHIPS_DB_PARTS": 20,
-        "WITH_MASK": False,
+        "WITH_MASK": False,  # the mask branch (the original's resnet_mx_101_e2e_mask symbol); COCO/shapes only
+        "MASK_LOSS": "binary",  # (new) binary: per-class 2-way softmax (the original) | softmax: (N+1)-way
+        "MASKS_PER_CHIP": 50,  # (new) mask RoIs per chip, B x this batch-wide (the fork op's max_masks, 50)
         "AUTO_FOCUS": False,
         "AUTO_FOCUS_SMALL_THRESH": -1,
         "AUTO_FOCUS_DC_LOW": -1,

@@ -35,7 +35,6 @@ LEGACY_KEYS = {
     "TRAIN.CPP_CHIPS": "chose the original's C++ or Python chip generator (same chips); this port has one",
     "TRAIN.CHIPS_DB_PARTS": ("split the original's per-epoch chip generation into parts (same chips, "
                              "lib/iterators/MNIteratorE2E.py:48); chips here stream through one worker pool"),
-    "TRAIN.WITH_MASK": "the mask branch (the original's SNIPER + mask configs) is not ported",
     "TRAIN.NUM_THREAD": ("size of the thread pools of the original's loader (lib/iterators/MNIteratorBase.py:18); "
                          "this port's loader runs TRAIN.NUM_PROCESS worker processes"),
     "TRAIN.model_prefix": ("the original named checkpoints by its --save_prefix flag, never by this key; "

@@ -38,7 +38,6 @@ CUDA_LIBRARIES = ("cuda", "cudart", "cublas", "cublasLt", "curand", "cufft", "cu
 PAPER_CONFIGS = ("configs/faster/sniper_res101_e2e.yml", "configs/faster/sniper_res50_e2e.yml",
                  "configs/faster/sniper_mobilenetv2_e2e.yml")
 MARGIN_MB = 1024  # CUDA context (~300-500 MB) and cuDNN workspaces, not in the plan
-INPUTS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
 
 
 def build_report(features):
@@ -76,25 +75,28 @@ def library_report():
 
 def training_symbol(cfg):
     """The training network and its losses as one symbol; returns (symbol, network)."""
-    from lib.model.losses import build_loss, loss_inputs
-    from lib.model.sniper import TrainOutput, build_sniper
+    from lib.data.batchify import MASK_KEYS
+    from lib.model.losses import loss_inputs
+    from lib.model.mask_loss import build_loss_with_masks
     from lib.model.params import configure_params
+    from lib.model.sniper import build_sniper
     net = build_sniper(cfg, train=True)
     configure_params(net, cfg)
-    loss = build_loss(cfg)
-    v = {name: mx.sym.var(name) for name in INPUTS}
-    outputs = TrainOutput(*net(v["data"], v["im_info"], v["gt_boxes"], v["valid_ranges"]))
-    losses = loss(*loss_inputs(outputs, v["rpn_label"], v["rpn_bbox_target"], v["rpn_bbox_weight"]))
+    loss = build_loss_with_masks(cfg)
+    v = {name: mx.sym.var(name) for name in input_shapes(cfg, 1)}
+    outputs = net(v["data"], v["im_info"], v["gt_boxes"], v["valid_ranges"], *[v[k] for k in MASK_KEYS if k in v])
+    losses = loss(*loss_inputs(outputs, v["rpn_label"], v["rpn_bbox_target"], v["rpn_bbox_weight"],
+                               focus_label=v.get("focus_label")))
     return mx.sym.Group(list(losses)), net
 
 
 def input_shapes(cfg, chips):
-    """Shapes of the loader's arrays for `chips` chips of CHIP_SIZE (lib.data.loader's batch)."""
-    size, anchors = cfg.TRAIN.CHIP_SIZE, cfg.network.NUM_ANCHORS
-    feat = -(-size // cfg.network.RPN_FEAT_STRIDE)
-    return {"data": (chips, 3, size, size), "im_info": (chips, 3), "gt_boxes": (chips, cfg.dataset.MAX_GTS, 5),
-            "valid_ranges": (chips, 2), "rpn_label": (chips, anchors * feat * feat),
-            "rpn_bbox_target": (chips, 4 * anchors, feat, feat), "rpn_bbox_weight": (chips, 4 * anchors, feat, feat)}
+    """Shapes of the loader's arrays for `chips` chips of CHIP_SIZE (lib.data.batchify's batch layout, with the
+    FocusPixel labels and mask grids when the config trains them)."""
+    from lib.data.batchify import batch_layout
+    from lib.specs.training import LoaderSpec
+    layout = batch_layout(LoaderSpec.from_config(cfg), chips, cfg.TRAIN.CHIP_SIZE)
+    return {name: shape for name, (shape, _) in layout.items()}
 
 
 def element_bytes(symbol, shapes):

@@ -2,6 +2,8 @@
 import numpy as np
 
 BATCH_KEYS = ("data", "im_info", "gt_boxes", "valid_ranges", "rpn_label", "rpn_bbox_target", "rpn_bbox_weight")
+FOCUS_KEY = "focus_label"  # with spec.focus (lib/data/focus_targets.py)
+MASK_KEYS = ("gt_mask_frames", "gt_mask_grids")  # with spec.masks (lib/data/mask_targets.chip_gt_masks)
 
 
 def batch_layout(spec, batch_size, canvas):
@@ -10,7 +12,8 @@ def batch_layout(spec, batch_size, canvas):
     spec: a lib.specs.LoaderSpec (anchors, max_gts).
     data (B, 3, C, C) with C = canvas; im_info (B, 3); gt_boxes (B, MAX_GTS, 5);
     valid_ranges (B, 2); rpn_label (B, A*fh*fw); rpn_bbox_target, rpn_bbox_weight (B, 4A, fh, fw);
-    with spec.focus (TRAIN.AUTO_FOCUS) also focus_label (B, fh, fw).
+    with spec.focus (TRAIN.AUTO_FOCUS) also focus_label (B, fh, fw);
+    with spec.masks: gt_mask_frames (B, MAX_GTS, 4) float32, gt_mask_grids (B, MAX_GTS, g, g) uint8.
     """
     size, num_anchors = canvas, spec.anchors.num_anchors
     fh = fw = size // spec.anchors.stride
@@ -21,8 +24,13 @@ def batch_layout(spec, batch_size, canvas):
     }
     keys = BATCH_KEYS
     if getattr(spec, "focus", None) is not None:
-        shapes["focus_label"], keys = (fh, fw), BATCH_KEYS + ("focus_label",)
-    return {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in keys}
+        shapes["focus_label"], keys = (fh, fw), BATCH_KEYS + (FOCUS_KEY,)
+    layout = {key: ((batch_size,) + shapes[key], np.dtype(np.float32)) for key in keys}
+    if getattr(spec, "masks", None) is not None:
+        grid = spec.masks.grid
+        layout["gt_mask_frames"] = ((batch_size, spec.max_gts, 4), np.dtype(np.float32))
+        layout["gt_mask_grids"] = ((batch_size, spec.max_gts, grid, grid), np.dtype(np.uint8))
+    return layout
 
 
 def layout_nbytes(layout):
@@ -46,7 +54,7 @@ def batchify(chip_dicts, out=None):
     With `out` (name -> (B, ...) arrays, e.g. shared-memory views), write into it and return it;
     otherwise return new arrays.
     """
-    keys = list(chip_dicts[0])
+    keys = [key for key in BATCH_KEYS + (FOCUS_KEY,) + MASK_KEYS if key in chip_dicts[0]]
     if out is None:
         return {key: np.stack([chip[key] for chip in chip_dicts]) for key in keys}
     for k, chip in enumerate(chip_dicts):

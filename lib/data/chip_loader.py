@@ -11,6 +11,7 @@ import numpy as np
 from lib.data.anchor_targets import anchor_targets
 from lib.data.focus_targets import chip_focus_labels
 from lib.data.image import paste_network_image, read_record_image
+from lib.data.mask_targets import chip_gt_masks
 
 MIN_GT_SIDE = 10  # a gt inside a chip is kept when (x2 - x1 + 1) >= 10 and (y2 - y1 + 1) >= 10
 
@@ -81,7 +82,8 @@ def load_chip(record, chip, *, spec, rng, image=None):
     image: the record's image (BGR, mirrored if flipped) when the caller already has it.
     Returns (dict, n_truncated) where the dict holds data (3, C, C), im_info (3,) [h, w, s] (the chip's
     content size), gt_boxes (MAX_GTS, 5) (all gts surviving the move, in gt order, valid and invalid),
-    valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw);
+    valid_ranges (2,), rpn_label (A*fh*fw,), rpn_bbox_target and rpn_bbox_weight (4A, fh, fw); with spec.masks
+    also gt_mask_frames (MAX_GTS, 4) and gt_mask_grids (MAX_GTS, g, g) of the gt_boxes rows;
     n_truncated counts the gts beyond MAX_GTS left out of gt_boxes (anchor targets still use them).
     With spec.focus (TRAIN.AUTO_FOCUS) the dict also holds focus_label (C / stride, C / stride).
     C is the chip's canvas; its valid range is chip.valid_range in chip pixels (a full-image chip: the canvas).
@@ -98,6 +100,10 @@ def load_chip(record, chip, *, spec, rng, image=None):
         "gt_boxes": gt_boxes,
         "valid_ranges": chip_valid_range(chip.valid_range, chip.scale, size),
     }
+    if spec.masks is not None:  # rows follow the gt_boxes rows
+        segms = [record.segms[i] for i in kept]
+        out["gt_mask_frames"], out["gt_mask_grids"] = chip_gt_masks(segms, chip, canvas=size, max_gts=spec.max_gts,
+                                                                    grid=spec.masks.grid)
     out.update(anchor_targets(moved[valid], moved[~valid], anchors=spec.anchors, rpn=spec.rpn, chip_size=size,
                               rng=rng))
     if spec.focus is not None:

@@ -22,9 +22,9 @@ import numpy as np
 from pycocotools import mask as mask_api
 
 from lib.dataset.segms import rle_runs
+from lib.specs.masks import GT_GRID
 
 MASK_SIZE = 28  # cells a side of a RoI's target (MaskRcnnTarget's mask_size, resnet_mx_101_e2e_mask.py:393)
-GT_GRID = 56  # cells a side of a gt's grid: 2 per target cell for a RoI of the gt's size (new)
 IGNORE = -1.0  # target of the cells of non-mask RoIs (the op's ignore_label, mask_rcnn_target.cu:160)
 POLYGON_BUDGET = 500  # floats per gt row of the original's polygon array (data_workers.py:133, poly_encoder)
 

@@ -15,6 +15,7 @@ import logging
 import os
 
 import mxnet as mx
+from pycocotools import mask as mask_api
 
 from lib.dataset.image_io import read_image
 from lib.inference.network import build_test_network
@@ -67,6 +68,24 @@ class Detector:
         """HxWx3 uint8 BGR image -> per-class detections dets[cls] (n, 5) in image pixels, scales merged."""
         return self.detect_raw_many([image])[0]
 
+    def masks_raw_many(self, images, detections, progress=False):
+        """Masks of final detections (from detect_raw_many) -> masks[image][cls], lists of COCO RLE dicts (decode
+        with pycocotools.mask.decode), or None when the network has no mask branch (TRAIN.WITH_MASK)."""
+        return self.pipeline.masks([LoadedImage(image) for image in images], detections, progress)
+
+    def detect_masks(self, image, score_thresh=0.0):
+        """An image path or HxWx3 uint8 BGR array -> [(class name, score, (x1, y1, x2, y2), mask (H, W) uint8),
+        ...] by score; ValueError for a network without the mask branch."""
+        if self.pipeline.mask_spec is None:
+            raise ValueError("this network has no mask branch (trained without TRAIN.WITH_MASK)")
+        if isinstance(image, str):
+            image = read_image(image)
+        dets = self.detect_raw(image)
+        masks = self.masks_raw_many([image], [dets])[0]
+        found = [(self.class_names[c], float(row[4]), tuple(float(v) for v in row[:4]), mask_api.decode(rle))
+                 for c, rows in enumerate(dets) for row, rle in zip(rows, masks[c]) if row[4] >= score_thresh]
+        return sorted(found, key=lambda d: -d[1])
+
     def detect(self, image, score_thresh=0.0):
         """An image path or HxWx3 uint8 BGR array -> [(class name, score, (x1, y1, x2, y2)), ...] by score."""
         if isinstance(image, str):
@@ -84,6 +103,10 @@ class Detector:
             rois, roi_scores, cls_prob, deltas = net(data, im_info)
         data: (B, 3, H, W) float32 RGB minus cfg.network.PIXEL_MEANS; im_info: (B, 3) rows (h, w, scale);
         outputs are in resized pixels, decode them with lib.inference.detections.decode_image.
+        With the mask branch also `<prefix>-mask-symbol.json` / `<prefix>-mask-0000.params`: inputs data0 (one
+        image, as above), data1 (1, D, 4) boxes in resized pixels, data2 (1, D) their classes -> (1, D, 28, 28)
+        mask probabilities (lib.model.mask_head.MaskPredictor; paste with lib.inference.masks.paste_mask).
+        Returns the written files.
         """
         size = self.cfg.network.RPN_FEAT_STRIDE * 8
         data = mx.nd.zeros((1, 3, size, size), ctx=self.contexts[0])
@@ -91,4 +114,11 @@ class Detector:
         self.net(data, im_info)
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
         self.net.export(prefix)
-        return prefix + "-symbol.json", prefix + "-0000.params"
+        files = [prefix + "-symbol.json", prefix + "-0000.params"]
+        predictor = self.pipeline.mask_predictor()
+        if predictor is not None:
+            predictor(data, mx.nd.array([[[0, 0, size / 2, size / 2]]], ctx=self.contexts[0]),
+                      mx.nd.ones((1, 1), ctx=self.contexts[0]))
+            predictor.export(prefix + "-mask")
+            files += [prefix + "-mask-symbol.json", prefix + "-mask-0000.params"]
+        return files

@@ -124,30 +124,34 @@ def summary_stats(coco_eval):
             ar("all", 0), ar("all", 1), ar("all"), ar("small"), ar("medium"), ar("large")]
 
 
-def coco_evaluate(results, annotation_file, class_names, category_ids, *, max_dets=COCO_MAX_DETS):
-    """COCOeval (bbox) of result dicts against a COCO gt json.
+def coco_evaluate(results, annotation_file, class_names, category_ids, *, max_dets=COCO_MAX_DETS, iou_type="bbox"):
+    """COCOeval (iou_type "bbox", or "segm" for the results' masks) of result dicts against a COCO gt json.
 
     class_names, category_ids: the dataset's, indexed by contiguous id (entry 0 = background, skipped).
     max_dets: COCOeval's maxDets, three increasing counts (`max_dets_for(TEST.EVAL_MAX_DETS)`).
-    Returns {"metrics": {name: value} for `metric_names(max_dets)`, "max_dets": [m1, m2, M],
+    A "segm" evaluation drops the results' boxes, so that pycocotools takes each detection's area from its mask.
+    Returns {"metrics": {name: value} for `metric_names(max_dets)`, "max_dets": [m1, m2, M], "iou_type",
     "per_class_ap": {class name: AP at maxDets M}}; values are -1 where COCO defines nothing (no gts in an area
     range).
     """
     coco_gt = _quiet(COCO, annotation_file)
-    coco_eval = COCOeval(coco_gt, _load_results(coco_gt, results), "bbox")
+    if iou_type == "segm":
+        results = [{k: v for k, v in r.items() if k != "bbox"} for r in results]
+    coco_eval = COCOeval(coco_gt, _load_results(coco_gt, results), iou_type)
     coco_eval.params.catIds = list(category_ids[1:])
     coco_eval.params.maxDets = [int(m) for m in max_dets]
     for step in (coco_eval.evaluate, coco_eval.accumulate):
         _quiet(step)
     metrics = dict(zip(metric_names(max_dets), summary_stats(coco_eval)))
-    return {"metrics": metrics, "max_dets": list(coco_eval.params.maxDets),
+    return {"metrics": metrics, "max_dets": list(coco_eval.params.maxDets), "iou_type": iou_type,
             "per_class_ap": _per_class_ap(coco_eval, class_names[1:], category_ids[1:])}
 
 
 def format_summary(evaluation):
     """The 12 numbers (labelled with the maxDets used) and per-class AP as a readable multi-line table."""
     max_dets = tuple(evaluation.get("max_dets", COCO_MAX_DETS))
-    lines = ["COCO bbox AP (pycocotools COCOeval, maxDets %s):" % ", ".join(map(str, max_dets))]
+    lines = ["COCO %s AP (pycocotools COCOeval, maxDets %s):" % (evaluation.get("iou_type", "bbox"),
+                                                                ", ".join(map(str, max_dets)))]
     lines += ["%-6s %-50s %7.4f" % (name, label, evaluation["metrics"][name])
               for name, label in zip(metric_names(max_dets), metric_labels(max_dets))]
     lines.append("per-class AP @[IoU=0.50:0.95 | maxDets=%d]:" % max_dets[2])
@@ -208,7 +212,7 @@ def format_voc_summary(voc):
 
 
 def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=False, eval_max_dets=100,
-                        run_stats=None):
+                        run_stats=None, masks=None):
     """Write `<results_dir>/detections_<image_set>_results.json`; evaluate it when the dataset has annotations.
 
     run_stats: a dict added to the metrics json (the tester's pixels_per_image, images_per_second); a set without
@@ -217,10 +221,11 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
     detections: dets[image][cls] (n, 5) in dataset.records order. eval_max_dets: TEST.EVAL_MAX_DETS, COCOeval's
     last maxDets (`max_dets_for`). voc: a Pascal VOC set, also written as VOC
     results files and evaluated with the VOC AP (key "voc"). Returns the evaluation dict (see `coco_evaluate`),
-    or None for a set without annotations.
+    or None for a set without annotations. masks: masks[image][cls] (lib/inference/masks.py) or None; with them the
+    json carries each detection's RLE and the COCOeval segm evaluation is logged and saved under the key "segm".
     """
     path = results_file(results_dir, image_set)
-    results = write_coco_results(path, detections, dataset)
+    results = write_coco_results(path, detections, dataset, masks)
     metrics_path = os.path.join(results_dir, "detections_%s_metrics.json" % image_set)
     if dataset.annotation_file is None:
         log.info("%s has no annotations: no evaluation; results for the evaluation server are in %s",
@@ -231,6 +236,11 @@ def evaluate_detections(detections, dataset, results_dir, image_set, *, voc=Fals
     evaluation = coco_evaluate(results, dataset.annotation_file, dataset.class_names, dataset.category_ids,
                                max_dets=max_dets_for(eval_max_dets))
     log.info("COCO bbox evaluation of %s:\n%s", dataset.name, format_summary(evaluation))
+    if masks is not None:
+        evaluation["segm"] = coco_evaluate(results, dataset.annotation_file, dataset.class_names,
+                                           dataset.category_ids, max_dets=max_dets_for(eval_max_dets),
+                                           iou_type="segm")
+        log.info("COCO segm evaluation of %s:\n%s", dataset.name, format_summary(evaluation["segm"]))
     if voc:
         evaluation["voc"] = voc_evaluate(detections, dataset, image_set=image_set, results_dir=results_dir)
         log.info("VOC evaluation of %s:\n%s", dataset.name, format_voc_summary(evaluation["voc"]))

@@ -9,7 +9,8 @@ Stages, in order, one method each:
     forward        one batch through the network over the devices.
     decode         one image's outputs -> per-class detections in original pixels (detections.decode_image).
     merge          every scale -> final detections: valid ranges, soft-NMS per class, the per-image cap
-                   (merge.merge_scales). Masks would be pasted after it.
+                   (merge.merge_scales).
+    masks          with the mask branch: each final box's mask at one scale, pasted into the image (masks.py).
 The next batch is read and resized in a background thread while the network runs on the current one.
 """
 import logging
@@ -22,10 +23,13 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.inference.detections import decode_image, empty_image
+from lib.inference.masks import MaskStage
 from lib.inference.merge import merge_scales
+from lib.model.mask_head import MaskPredictor
 from lib.inference.pyramid import plan_batches, prepare_batch, read_uncached
 from lib.inference.focus import ChipRunner
 from lib.specs.inference import ChipTestSpec, NMSSpec, TestPyramidSpec
+from lib.specs.masks import MaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +66,19 @@ class Pipeline:
     """Runs a test network (`net(data, im_info) -> rois, roi_scores, cls_prob, deltas`, or the RPN-only
     network's rois, roi_scores) over images (ImageRecords or LoadedImages)."""
 
-    def __init__(self, net, contexts, *, pyramid, nms, num_classes, chips=None):
+    def __init__(self, net, contexts, *, pyramid, nms, num_classes, chips=None, masks=None):
         self.net, self.contexts, self.num_classes = net, list(contexts), num_classes
-        self.pyramid, self.nms = pyramid, nms  # TestPyramidSpec, NMSSpec
+        self.pyramid, self.nms, self.mask_spec = pyramid, nms, masks  # TestPyramidSpec, NMSSpec, MaskSpec or None
         self.chips = chips if chips is not None and chips.active else None  # ChipTestSpec
         self.forward_seconds = self.total_seconds = 0.0  # time in the network forward, in the whole pipeline
         self.pixels = 0  # network-input pixels (B x H x W of every batch, padding included)
 
     @classmethod
     def from_config(cls, cfg, net, contexts, num_classes):
-        """The pipeline of cfg.TEST (TestPyramidSpec, NMSSpec, ChipTestSpec)."""
+        """The pipeline of cfg.TEST (TestPyramidSpec, NMSSpec, ChipTestSpec) and the mask branch of
+        TRAIN.WITH_MASK."""
         return cls(net, contexts, pyramid=TestPyramidSpec.from_config(cfg), nms=NMSSpec.from_config(cfg),
-                   num_classes=num_classes, chips=ChipTestSpec.from_config(cfg))
+                   num_classes=num_classes, chips=ChipTestSpec.from_config(cfg), masks=MaskSpec.from_config(cfg))
 
     def scale_batches(self, items, scale_index):
         """The batches of one scale: an iterator of (data (B, 3, H, W), im_info (B, 3), indices (B,)) numpy;
@@ -144,6 +149,22 @@ class Pipeline:
     def detect(self, items, progress=True):
         """Final detections dets[image][cls] (n, 5) of `items`, in their order."""
         return self.merge(self.detect_all_scales(items, progress))
+
+    def masks(self, items, detections, progress=True):
+        """masks[image][cls] (lists of RLE dicts) of the final detections dets[image][cls] of `items`, or None
+        without the mask branch. Runs on the first device."""
+        if self.mask_spec is None:
+            return None
+        stage = MaskStage(self.mask_predictor(), self.contexts[0], pyramid=self.pyramid, read=read_item,
+                          max_boxes=self.nms.max_per_image)
+        return stage.run(items, detections, progress)
+
+    def mask_predictor(self):
+        """The hybridized MaskPredictor sharing the network's weights (made once), or None without masks."""
+        if self.mask_spec is not None and getattr(self, "_mask_predictor", None) is None:
+            self._mask_predictor = MaskPredictor(self.net, loss=self.mask_spec.loss, num_classes=self.num_classes)
+            self._mask_predictor.hybridize()
+        return getattr(self, "_mask_predictor", None)
 
     def overhead_fraction(self):
         """Share of the wall time spent outside the network forward (reading, resizing, decoding)."""

@@ -14,6 +14,7 @@ the same per-chip weight. B is read from the batch, not the config.
 from mxnet import gluon
 
 from lib.model.focus_head import focus_loss
+from lib.model.sniper import TRAIN_OUTPUTS, TrainOutput
 
 RCNN_L1_DENOMINATOR = 188.0
 RPN_L1_FACTOR = 3.0
@@ -113,7 +114,8 @@ class RPNLoss(gluon.HybridBlock):
 
 def build_loss(cfg):
     """The loss block for the config: RPNLoss with TRAIN.ONLY_PROPOSAL, else SNIPERLoss (RPN_BATCH_SIZE, and
-    the MobileNetV2 variant's rcnn CE normalisation)."""
+    the MobileNetV2 variant's rcnn CE normalisation); lib.model.mask_loss.build_loss_with_masks adds the mask
+    branch's."""
     if cfg.TRAIN.ONLY_PROPOSAL:
         return RPNLoss(cfg.TRAIN.RPN_BATCH_SIZE, prefix="rpn_loss_")
     norm = "rois" if cfg.network.BACKBONE == "mobilenetv2" else "valid"
@@ -121,9 +123,15 @@ def build_loss(cfg):
 
 
 def loss_inputs(outputs, rpn_label, rpn_bbox_target, rpn_bbox_weight, focus_label=None):
-    """The SNIPERLoss arguments from a sniper.TrainOutput and the loader's RPN targets (and its FocusPixel
-    labels when the network has the focus output)."""
-    focus = (outputs.focus_score, focus_label) if outputs.focus_score is not None else ()
-    return (outputs.rpn_cls_score, outputs.rpn_bbox_pred, outputs.rcnn_cls_score, outputs.rcnn_bbox_pred,
-            outputs.rcnn_label, outputs.rcnn_bbox_target, outputs.rcnn_bbox_weight,
-            rpn_label, rpn_bbox_target, rpn_bbox_weight) + focus
+    """The loss block's arguments from the network's training outputs (a tuple in sniper.TRAIN_OUTPUTS order,
+    focus_score only with the FocusPixel branch, then any mask outputs) and the loader's RPN targets (and its
+    FocusPixel labels when the network has the focus output): the box losses' ten, then (focus_score,
+    focus_label), then the mask outputs."""
+    core = len(TRAIN_OUTPUTS) - 1  # every output but the optional focus_score
+    named, rest = TrainOutput(*outputs[:core]), tuple(outputs[core:])
+    focus = ()
+    if focus_label is not None:
+        focus, rest = (rest[0], focus_label), rest[1:]
+    return (named.rpn_cls_score, named.rpn_bbox_pred, named.rcnn_cls_score, named.rcnn_bbox_pred,
+            named.rcnn_label, named.rcnn_bbox_target, named.rcnn_bbox_weight,
+            rpn_label, rpn_bbox_target, rpn_bbox_weight) + focus + rest

@@ -9,7 +9,7 @@
 import mxnet as mx
 from mxnet import gluon
 
-LOW_LR_PARAMS = ("offset_weight", "offset_bias")
+LOW_LR_PARAMS = ("offset_weight", "offset_bias", "mask_offset_weight", "mask_offset_bias")  # lr_mult 0.01
 LOW_LR_MULT = 0.01
 
 

@@ -41,14 +41,15 @@ def batched_rois(F, rois):
 
 
 class RCNNHead(gluon.HybridBlock):
-    """(feat (B, C, H, W), rois (B, R, 4)) -> (cls_score (B, R, K), bbox_pred (B, R, 4)), float32."""
+    """(feat (B, C, H, W), rois (B, R, 4)) -> (cls_score (B, R, K), bbox_pred (B, R, 4)), float32; with_features
+    adds conv_new_1_relu (B, channels, H, W), the mask branch's input."""
 
     def __init__(self, *, in_channels, stride, num_classes, num_rois=300, channels=256, fc_channels=1024,
-                 pooling="deformable", hidden_init="normal", **kwargs):
+                 pooling="deformable", hidden_init="normal", with_features=False, **kwargs):
         super().__init__(**kwargs)
         if pooling not in ROI_POOLINGS:
             raise ValueError("network.ROI_POOLING must be one of %s, got %r" % (ROI_POOLINGS, pooling))
-        self._pooling, self._num_rois = pooling, num_rois
+        self._pooling, self._num_rois, self._with_features = pooling, num_rois, with_features
         self._pool = dict(spatial_scale=1.0 / stride, output_dim=channels, group_size=1, pooled_size=POOLED,
                           part_size=POOLED, sample_per_part=4)
         with self.name_scope():
@@ -71,7 +72,8 @@ class RCNNHead(gluon.HybridBlock):
         return F.contrib.DeformablePSROIPooling(feat, rois, offsets, trans_std=0.1, no_trans=False, **self._pool)
 
     def hybrid_forward(self, F, feat, rois):
-        pooled = self.pool(F, F.relu(self.conv_new_1(feat)), batched_rois(F, rois))
-        x = F.relu(self.fc_new_2(F.relu(self.fc_new_1(pooled))))
+        conv = F.relu(self.conv_new_1(feat))
+        x = F.relu(self.fc_new_2(F.relu(self.fc_new_1(self.pool(F, conv, batched_rois(F, rois))))))
         per_image = (-4, -1, self._num_rois, -2)
-        return F.reshape(self.cls_score(x), per_image), F.reshape(self.bbox_pred(x), per_image)
+        outputs = (F.reshape(self.cls_score(x), per_image), F.reshape(self.bbox_pred(x), per_image))
+        return outputs + (conv,) if self._with_features else outputs

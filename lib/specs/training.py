@@ -5,6 +5,7 @@ Each is built once from the config with `from_config(cfg)` and handed down; leaf
 from dataclasses import dataclass
 
 from lib.config_error import ConfigError
+from lib.specs.masks import MaskSpec
 
 
 def _ranges(values):
@@ -142,6 +143,7 @@ class LoaderSpec:
     max_gts: gt rows per chip. valid_gts_by_index: TRAIN.VALID_GTS_BY_INDEX (each chip carries its canvas).
     num_workers / timeout: TRAIN.NUM_PROCESS and TRAIN.LOADER_TIMEOUT (s).
     focus: FocusLabelSpec with TRAIN.AUTO_FOCUS (each chip then gets its focus_label map), else None.
+    masks: a lib.specs.masks.MaskSpec (each chip also carries its gts' mask grids) or None.
     """
     anchors: AnchorSpec
     rpn: RPNTargetSpec
@@ -151,6 +153,7 @@ class LoaderSpec:
     num_workers: int
     timeout: float
     focus: FocusLabelSpec = None
+    masks: object = None
 
     @classmethod
     def from_config(cls, cfg):
@@ -161,4 +164,4 @@ class LoaderSpec:
                    pixel_means=tuple(cfg.network.PIXEL_MEANS), max_gts=int(cfg.dataset.MAX_GTS),
                    valid_gts_by_index=bool(train.VALID_GTS_BY_INDEX),
                    num_workers=int(train.NUM_PROCESS), timeout=float(train.LOADER_TIMEOUT),
-                   focus=FocusLabelSpec.from_config(cfg))
+                   focus=FocusLabelSpec.from_config(cfg), masks=MaskSpec.from_config(cfg))

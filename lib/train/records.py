@@ -21,7 +21,7 @@ def training_records(cfg):
     """
     records, class_names, category_ids, datasets = [], None, None, []
     for image_set in cfg.dataset.image_set.split("+"):
-        dataset = load_dataset(cfg, image_set)
+        dataset = load_dataset(cfg, image_set, with_masks=cfg.TRAIN.WITH_MASK)
         datasets.append(dataset)
         class_names = class_names or dataset.class_names
         category_ids = category_ids or dataset.category_ids

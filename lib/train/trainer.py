@@ -17,11 +17,13 @@ import os
 import mxnet as mx
 from mxnet import autograd
 
+from lib.data.batchify import MASK_KEYS
 from lib.data.epoch import build_epoch
 from lib.data.loader import ChipLoader
-from lib.model.losses import build_loss, loss_inputs
+from lib.model.losses import loss_inputs
+from lib.model.mask_loss import build_loss_with_masks
 from lib.model.params import configure_params, initialize_sniper
-from lib.model.sniper import TrainOutput, build_sniper
+from lib.model.sniper import build_sniper
 from lib.train.checkpoint import (CLASSES_FILE, load_checkpoint_params, load_trainer_states, newest_intact_checkpoint,
                                   output_dir, save_checkpoint)
 from lib.runtime.devices import parse_contexts, set_cudnn_autotune, split_batch
@@ -110,7 +112,7 @@ class Session:
         if self.run_folder is not None:
             self.run_folder.open(cfg, resume=bool(resume), overwrite=overwrite)
         self.net = build_network(cfg, self.contexts, self.kvstore)
-        self.loss = build_loss(cfg)
+        self.loss = build_loss_with_masks(cfg)
         self.loss.hybridize(static_alloc=True)
         self.scaler = LossScaler.from_config(cfg)
         self.devices_total = len(self.contexts) * self.num_workers
@@ -157,12 +159,13 @@ class Session:
 
     def _device_losses(self, part):
         """One device's loss outputs: dict name (the loss block's output_names) -> NDArray."""
-        outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"])
+        masks = [part[key] for key in MASK_KEYS if key in part]
+        outputs = self.net(part["data"], part["im_info"], part["gt_boxes"], part["valid_ranges"], *masks)
         targets = (part["rpn_label"], part["rpn_bbox_target"], part["rpn_bbox_weight"])
         if self.cfg.TRAIN.ONLY_PROPOSAL:
             rpn_cls_score, _, rpn_bbox_pred = outputs
             return dict(zip(self.loss.output_names, self.loss(rpn_cls_score, rpn_bbox_pred, *targets)))
-        inputs = loss_inputs(TrainOutput(*outputs), *targets, focus_label=part.get("focus_label"))
+        inputs = loss_inputs(outputs, *targets, focus_label=part.get("focus_label"))
         return dict(zip(self.loss.output_names, self.loss(*inputs)))
 
     def run_step(self, batch, metrics):
@@ -177,6 +180,8 @@ class Session:
         autograd.backward(scaled)
         stats, loss_terms = read_step(results)  # one host copy
         metrics.add_stats(stats)
+        if "mask_loss" in loss_terms:  # the mask branch: CE per non-ignored cell, mean over devices and steps
+            metrics.add("MaskLogLoss", loss_terms["mask_loss"] / len(parts), 1)
         check_finite(loss_terms, self.progress["num_update"])
         gradient_step(self.trainer, self.net.collect_params().values(), self.scaler, self.progress["num_update"])
 

@@ -35,3 +35,18 @@ def draw_detections(image, detections, class_names=None, score_thresh=0.5):
         cv2.putText(out, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
                     cv2.LINE_AA)
     return out
+
+
+def overlay_masks(image, masks, alpha=0.5):
+    """A copy of `image` (HxWx3 uint8 BGR) with instance masks blended in their class colour and outlined.
+
+    masks: iterable of (class_index, (H, W) uint8 mask), drawn in order (later ones on top).
+    """
+    out = np.ascontiguousarray(image).copy()
+    for class_index, mask in masks:
+        inside = np.asarray(mask, dtype=bool)
+        colour = np.array(class_colour(class_index), np.float32)
+        out[inside] = (out[inside] * (1 - alpha) + colour * alpha).astype(np.uint8)
+        contours, _ = cv2.findContours(inside.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, tuple(int(c) for c in colour), 1)
+    return out

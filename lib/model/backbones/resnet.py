@@ -104,6 +104,7 @@ class PreActResNet(gluon.HybridBlock):
     """
     stride = 16
     out_channels = FILTERS[2] + FILTERS[3]
+    conv4_channels = FILTERS[2]  # the first channels of the output (the mask variant's RPN reads only these)
     rpn_channels, head_channels, fc_channels = 512, 256, 1024
 
     def __init__(self, depth="resnet101", momentum=0.995, dtype="float32", **kwargs):

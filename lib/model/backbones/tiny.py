@@ -29,6 +29,7 @@ class TinyBackbone(gluon.HybridBlock):
     """(B, 3, H, W) float32 -> conv4 ⊕ conv5 (B, 224, H/16, W/16) float32; `dtype` as the ResNet's."""
     stride = 16
     out_channels = STAGES[-1] + CONV5
+    conv4_channels = STAGES[-1]  # the first channels of the output (the mask variant's RPN reads only these)
     rpn_channels, head_channels, fc_channels = 64, 32, 128
     focus_channels = 64  # the FocusPixel branch (the original's 256), narrowed as the other heads
 
