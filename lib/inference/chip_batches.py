@@ -19,6 +19,7 @@ import numpy as np
 
 from lib.chips.tiles import tile_windows
 from lib.data.image import paste_network_image
+from lib.inference.pyramid import orientation_groups
 
 IMAGE_CACHE_BYTES = 512 << 20  # decoded images kept while a scale's pieces are prepared
 
@@ -63,10 +64,8 @@ def plan_piece_batches(pieces, batch_size, *, sort):
     """Lists of piece indices, batch_size each (a group's last may be short); sort: by area, landscape first."""
     order = list(range(len(pieces)))
     if sort:
-        areas = np.array([p.size[0] * p.size[1] for p in pieces], dtype=np.float64)
-        ranked = [int(i) for i in np.argsort(areas, kind="stable")]
-        order = ([i for i in ranked if pieces[i].size[0] >= pieces[i].size[1]] +
-                 [i for i in ranked if pieces[i].size[0] < pieces[i].size[1]])
+        landscape, portrait = orientation_groups([p.size for p in pieces])
+        order = landscape + portrait
     return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
 
 

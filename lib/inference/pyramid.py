@@ -36,6 +36,14 @@ def _make_batch(records, indices, scale, is_last):
     return TestBatch(np.asarray(indices, dtype=np.int64), scales, (int(height), int(width)))
 
 
+def orientation_groups(sizes):
+    """(width, height) per item -> (landscape, portrait) index lists, each by ascending area (stable): the
+    tester's order, so that a batch's padded canvas wastes little."""
+    areas = np.array([w * h for w, h in sizes], dtype=np.float64)
+    order = [int(i) for i in np.argsort(areas, kind="stable")]
+    return [i for i in order if sizes[i][0] >= sizes[i][1]], [i for i in order if sizes[i][0] < sizes[i][1]]
+
+
 def plan_batches(records, scale, batch_size, *, is_last=False):
     """The batches of one test scale, landscape group first.
 
@@ -45,10 +53,7 @@ def plan_batches(records, scale, batch_size, *, is_last=False):
     """
     if batch_size < 1:
         raise ValueError("config key TEST.BATCH_IMAGES: batch size must be >= 1, got %d" % batch_size)
-    areas = np.array([r.width * r.height for r in records], dtype=np.float64)
-    order = np.argsort(areas, kind="stable")
-    landscape = [int(i) for i in order if records[i].width >= records[i].height]
-    portrait = [int(i) for i in order if records[i].width < records[i].height]
+    landscape, portrait = orientation_groups([(r.width, r.height) for r in records])
     return [_make_batch(records, group[k:k + batch_size], scale, is_last)
             for group in (landscape, portrait) for k in range(0, len(group), batch_size)]
 
