@@ -25,6 +25,7 @@ DEFAULTS = {
         "NUM_ANCHORS": 9,
         "BACKBONE": "resnet101",  # (new) resnet101 | resnet50 | mobilenetv2 | tiny
         "ROI_POOLING": "deformable",  # (new) deformable | roialign
+        "ROIALIGN_SAMPLES": 2,  # (new) roialign's bilinear samples per bin side (its CPU backward is single-threaded)
         "MASK_CHANNELS": 256,  # (new) width of the mask head's convolutions (the original hard-codes 256)
         "MASK_INIT": "normal",  # (new) mask head weights: normal N(0, 0.01) (the original) | he (He-normal)
         "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag

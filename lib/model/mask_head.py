@@ -41,9 +41,9 @@ class MaskHead(gluon.HybridBlock):
     """(conv_new_1_relu (B, C, H, W), rois (M, 5) [b, x1, y1, x2, y2] chip px) -> (M, mask_channels, 28, 28)."""
 
     def __init__(self, *, in_channels, stride, num_classes, loss="binary", channels=256, pooling="deformable",
-                 weight_init="normal", **kwargs):
+                 roialign_samples=2, weight_init="normal", **kwargs):
         super().__init__(**kwargs)
-        self._pooling, self._scale = pooling, 1.0 / stride
+        self._pooling, self._scale, self._samples = pooling, 1.0 / stride, roialign_samples
         self._pool = dict(spatial_scale=self._scale, output_dim=in_channels, group_size=1, pooled_size=POOLED,
                           part_size=POOLED, sample_per_part=4)
         if weight_init not in MASK_INITS:
@@ -68,7 +68,7 @@ class MaskHead(gluon.HybridBlock):
         """(B, C, H, W), (M, 5) -> (M, C, 14, 14)."""
         if self._pooling == "roialign":
             return F.contrib.ROIAlign(feat, rois, pooled_size=(POOLED, POOLED), spatial_scale=self._scale,
-                                      sample_ratio=2)
+                                      sample_ratio=self._samples)
         plain = F.contrib.DeformablePSROIPooling(feat, rois, no_trans=True, **self._pool)
         offsets = F.reshape(self.mask_offset(plain), (-1, 2, POOLED, POOLED))
         return F.contrib.DeformablePSROIPooling(feat, rois, offsets, trans_std=0.1, no_trans=False, **self._pool)

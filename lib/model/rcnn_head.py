@@ -4,7 +4,8 @@ and class-agnostic regressor.
     feat (B, C, H, W), rois (B, R, 4) chip pixels
     -> conv_new_1 (1x1, 256, bias) -> ReLU
     -> deformable RoI pooling (DeformablePSROIPooling, group_size 1, 7x7, 4 samples per bin; offsets from
-       the `offset` FC, 98 outputs, zero-initialised, trans_std 0.1)  |  or ROIAlign 7x7 (`roialign`)
+       the `offset` FC, 98 outputs, zero-initialised, trans_std 0.1)  |  or ROIAlign 7x7 (`roialign`, network.ROIALIGN_SAMPLES
+       bilinear samples per bin side)
     -> fc_new_1 (1024) -> ReLU -> fc_new_2 (1024) -> ReLU
     -> cls_score (B, R, num_classes), bbox_pred (B, R, 4)
 """
@@ -45,11 +46,12 @@ class RCNNHead(gluon.HybridBlock):
     adds conv_new_1_relu (B, channels, H, W), the mask branch's input."""
 
     def __init__(self, *, in_channels, stride, num_classes, num_rois=300, channels=256, fc_channels=1024,
-                 pooling="deformable", hidden_init="normal", with_features=False, **kwargs):
+                 pooling="deformable", roialign_samples=2, hidden_init="normal", with_features=False, **kwargs):
         super().__init__(**kwargs)
         if pooling not in ROI_POOLINGS:
             raise ValueError("network.ROI_POOLING must be one of %s, got %r" % (ROI_POOLINGS, pooling))
         self._pooling, self._num_rois, self._with_features = pooling, num_rois, with_features
+        self._samples = roialign_samples
         self._pool = dict(spatial_scale=1.0 / stride, output_dim=channels, group_size=1, pooled_size=POOLED,
                           part_size=POOLED, sample_per_part=4)
         with self.name_scope():
@@ -66,7 +68,8 @@ class RCNNHead(gluon.HybridBlock):
         """(B, C', H, W), (B*R, 5) -> (B*R, C', 7, 7)."""
         if self._pooling == "roialign":
             return F.contrib.ROIAlign(feat, rois, pooled_size=(POOLED, POOLED),
-                                      spatial_scale=self._pool["spatial_scale"], sample_ratio=2)
+                                      spatial_scale=self._pool["spatial_scale"],
+                                      sample_ratio=self._samples)
         plain = F.contrib.DeformablePSROIPooling(feat, rois, no_trans=True, **self._pool)
         offsets = F.reshape(self.offset(plain), (-1, 2, POOLED, POOLED))
         return F.contrib.DeformablePSROIPooling(feat, rois, offsets, trans_std=0.1, no_trans=False, **self._pool)

@@ -64,7 +64,8 @@ class SNIPER(gluon.HybridBlock):
 
     Built from the config with `SNIPER.from_config(cfg, train=...)`; the constructor takes keyword arguments:
     backbone (a name of lib.model.backbones), bn_momentum, freeze_bn_stats; anchors (AnchorSpec);
-    num_classes (with background); roi_pooling (network.ROI_POOLING); roi_targets (RoITargetSpec: the training
+    num_classes (with background); roi_pooling (network.ROI_POOLING) and roialign_samples (network.ROIALIGN_SAMPLES);
+    roi_targets (RoITargetSpec: the training
     proposal targets, and the BBOX_STDS the test output is multiplied by); test_nms_thresh / test_post_nms_top_n
     (the test proposals); dtype of the backbone body; hidden_init (network.RCNN_HIDDEN_INIT).
     masks: a lib.specs.masks.MaskSpec (the mask branch) or None; batch_images: chips per device (the mask RoIs
@@ -77,7 +78,7 @@ class SNIPER(gluon.HybridBlock):
 
     def __init__(self, *, backbone, bn_momentum, freeze_bn_stats, anchors, num_classes, roi_pooling, roi_targets,
                  test_nms_thresh, test_post_nms_top_n, train=True, dtype="float32", rpn_only=False,
-                 hidden_init="normal", focus=False, masks=None, batch_images=1, **kwargs):
+                 roialign_samples=2, hidden_init="normal", focus=False, masks=None, batch_images=1, **kwargs):
         super().__init__(**kwargs)
         self._train, self._stds, self._rpn_only = train, tuple(roi_targets.bbox_stds), rpn_only
         self._focus_output = bool(focus and not rpn_only)
@@ -108,12 +109,13 @@ class SNIPER(gluon.HybridBlock):
             rois = roi_targets.num_rois if train else test_post_nms_top_n
             self.head = RCNNHead(in_channels=channels, stride=stride, num_classes=num_classes, num_rois=rois,
                                  channels=self.backbone.head_channels, fc_channels=self.backbone.fc_channels,
-                                 pooling=roi_pooling, hidden_init=hidden_init, with_features=masks is not None,
-                                 prefix="")
+                                 pooling=roi_pooling, roialign_samples=roialign_samples, hidden_init=hidden_init,
+                                 with_features=masks is not None, prefix="")
             if masks is not None:
                 self.mask_head = MaskHead(in_channels=self.backbone.head_channels, stride=stride,
                                           num_classes=num_classes, loss=masks.loss, channels=masks.channels,
-                                          pooling=roi_pooling, weight_init=masks.weight_init, prefix="")
+                                          pooling=roi_pooling, roialign_samples=roialign_samples,
+                                          weight_init=masks.weight_init, prefix="")
 
     @classmethod
     def from_config(cls, cfg, *, train=True, dtype="float32", rpn_only=False, **kwargs):
@@ -126,7 +128,8 @@ class SNIPER(gluon.HybridBlock):
                              % (net.NUM_ANCHORS, anchors.num_anchors))
         return cls(backbone=net.BACKBONE, bn_momentum=net.BN_MOMENTUM, freeze_bn_stats=net.FREEZE_BN_STATS,
                    anchors=anchors, num_classes=cfg.dataset.NUM_CLASSES, roi_pooling=net.ROI_POOLING,
-                   roi_targets=RoITargetSpec.from_config(cfg), test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
+                   roialign_samples=int(net.ROIALIGN_SAMPLES), roi_targets=RoITargetSpec.from_config(cfg),
+                   test_nms_thresh=cfg.TEST.RPN_NMS_THRESH,
                    test_post_nms_top_n=cfg.TEST.RPN_POST_NMS_TOP_N, train=train, dtype=dtype, rpn_only=rpn_only,
                    hidden_init=net.RCNN_HIDDEN_INIT, focus=focus, masks=MaskSpec.from_config(cfg),
                    batch_images=int(cfg.TRAIN.BATCH_IMAGES), **kwargs)
