@@ -27,6 +27,7 @@ DEFAULTS = {
         "ROI_POOLING": "deformable",  # (new) deformable | roialign
         "ROIALIGN_SAMPLES": 2,  # (new) roialign's bilinear samples per bin side (its CPU backward is single-threaded)
         "MASK_CHANNELS": 256,  # (new) width of the mask head's convolutions (the original hard-codes 256)
+        "MASK_RPN_ON_CONV4": True,  # (new) mask variant's RPN on conv4 alone (the original) | conv4 + conv5 (False)
         "MASK_INIT": "normal",  # (new) mask head weights: normal N(0, 0.01) (the original) | he (He-normal)
         "BN_MOMENTUM": 0.995,  # (new) the original's `--momentum` flag
         # (new) every backbone BN uses its pretrained statistics in training too (use_global_stats), for

@@ -41,3 +41,33 @@ def test_pixels_per_image_in_the_metrics_json(tmp_path):
         assert "AP" in other["metrics"] and other["pixels_per_image"] > 0
         if words[0] == "TEST.TILE_SIZE":  # 128 px tiles overlapping by 48 cover the images more than once
             assert other["pixels_per_image"] > full["pixels_per_image"]
+
+
+def test_focus_chips_and_masks_in_one_run(tmp_path):
+    """A mask config trained with the FocusPixel branch, tested with TEST.AUTO_FOCUS (the quickstart's pruning of
+    the finer scale): detections come from focus chips and every one carries a mask the size of its image."""
+    import numpy as np
+    import pycocotools.mask as mask_util
+    from lib.config import load_config
+    from lib.train.trainer import Session
+    from train_helpers import ROOT, tiny_words
+    data_dir = tiny_dataset(tmp_path / "data")
+    words = tiny_words(data_dir, tmp_path / "out") + ["TRAIN.AUTO_FOCUS", "True", "TEST.DO_PRUNING", "(True, False)",
+                                                      "TEST.CHIP_HYPERPARAMS", "((-1, -1, -1), (3, 0.2, 3))"]
+    cfg_file = os.path.join(ROOT, "configs/quickstart/shapes_mask_cpu.yml")
+    Session(load_config(cfg_file, words)).run()
+    full = load_config(cfg_file, words)
+    main_test.run(full)
+    focus = load_config(cfg_file, words + ["TEST.AUTO_FOCUS", "True"])
+    evaluation = main_test.run(focus)
+    assert "AP" in evaluation["segm"]["metrics"]
+    results_dir = os.path.join(focus.output_path, "shapes_mask_cpu", "train", "results")
+    with open(os.path.join(results_dir, "detections_val_metrics.json")) as f:
+        focus_pixels = json.load(f)["pixels_per_image"]
+    with open(os.path.join(results_dir, "detections_val_results.json")) as f:
+        results = json.load(f)
+    sizes = {r.image_id: (r.height, r.width) for r in load_dataset(focus, "val").records}
+    assert results and all(tuple(mask_util.decode(r["segmentation"]).shape) == sizes[r["image_id"]]
+                           for r in results)
+    assert all(np.isfinite(r["bbox"]).all() for r in results)
+    assert focus_pixels > 0

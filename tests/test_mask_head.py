@@ -225,3 +225,15 @@ def test_a_mask_config_on_a_box_only_dataset_stops_with_one_line(tmp_path):
     cfg.TRAIN.WITH_MASK = True
     with pytest.raises(DatasetError, match=r"^dataset voc_2007_trainval \(.*\) has no instance masks[^\n]*$"):
         training_records(cfg)
+
+
+def test_mask_rpn_reads_conv4_unless_the_key_is_off():
+    """network.MASK_RPN_ON_CONV4: the original's mask symbol feeds its RPN conv4 alone (resnet_mx_101_e2e_mask.py,
+    get_rpn(conv_feat)); off, the RPN reads conv4 + conv5 as the box symbol. Tiny backbone: conv4 96, conv5 128."""
+    from lib.config import load_config
+    from lib.model.sniper import SNIPER
+    cfg_file = "configs/quickstart/shapes_mask_cpu.yml"
+    for value, in_channels in (("True", 96), ("False", 96 + 128)):
+        net = SNIPER.from_config(load_config(cfg_file, ["network.MASK_RPN_ON_CONV4", value]), train=False)
+        net.initialize()
+        assert net.rpn.conv.weight.shape[1] == in_channels

@@ -50,7 +50,7 @@ def paste_mask(probs, box, height, width, thresh=MASK_THRESH):
     w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
     c0, c1 = max(int(np.floor(x1)), 0), min(int(np.ceil(x1 + w)), width)
     r0, r1 = max(int(np.floor(y1)), 0), min(int(np.ceil(y1 + h)), height)
-    out = np.zeros((height, width), np.uint8)
+    out = np.zeros((height, width), np.uint8, order="F")  # column-major, as RLE encoding reads it
     if c1 <= c0 or r1 <= r0:
         return out
     map_x = ((np.arange(c0, c1) + 0.5 - x1) * size / w - 0.5).astype(np.float32)

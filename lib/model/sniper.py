@@ -90,9 +90,11 @@ class SNIPER(gluon.HybridBlock):
                 raise ValueError("network.RPN_FEAT_STRIDE is %d but backbone %s has stride %d"
                                  % (anchors.stride, backbone, stride))
             channels = self.backbone.out_channels
-            # the mask variant's RPN reads conv4 only (resnet_mx_101_e2e_mask.py:285, get_rpn(conv_feat)); a
-            # backbone without a conv4 / conv5 split (mobilenetv2, efficientnet) keeps its whole output
-            self._rpn_channels = getattr(self.backbone, "conv4_channels", None) if masks is not None else None
+            # the mask variant's RPN reads conv4 only (resnet_mx_101_e2e_mask.py:285, get_rpn(conv_feat)) unless
+            # network.MASK_RPN_ON_CONV4 is off; a backbone without a conv4 / conv5 split (mobilenetv2,
+            # efficientnet) keeps its whole output
+            on_conv4 = masks is not None and masks.rpn_on_conv4
+            self._rpn_channels = getattr(self.backbone, "conv4_channels", None) if on_conv4 else None
             self.rpn = RPN(self._rpn_channels or channels, self.backbone.rpn_channels, anchors.num_anchors,
                            prefix="")
             if rpn_only and train:

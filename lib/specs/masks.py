@@ -9,12 +9,14 @@ GT_GRID = 56  # cells a side of a gt's mask grid sent by the loader: 2 per targe
 class MaskSpec:
     """loss: TRAIN.MASK_LOSS ('binary' | 'softmax'); masks_per_chip: TRAIN.MASKS_PER_CHIP (mask RoIs per chip,
     B x this per batch); channels: network.MASK_CHANNELS; weight_init: network.MASK_INIT; grid: the loader's gt
-    grid side."""
+    grid side; rpn_on_conv4: network.MASK_RPN_ON_CONV4 (the RPN reads conv4 alone, as the original's mask symbol,
+    or the box symbol's conv4 + conv5)."""
     loss: str
     masks_per_chip: int
     channels: int
     weight_init: str = "normal"
     grid: int = GT_GRID
+    rpn_on_conv4: bool = True
 
     @classmethod
     def from_config(cls, cfg):
@@ -22,4 +24,5 @@ class MaskSpec:
         if not cfg.TRAIN.WITH_MASK:
             return None
         return cls(loss=str(cfg.TRAIN.MASK_LOSS), masks_per_chip=int(cfg.TRAIN.MASKS_PER_CHIP),
-                   channels=int(cfg.network.MASK_CHANNELS), weight_init=str(cfg.network.MASK_INIT))
+                   channels=int(cfg.network.MASK_CHANNELS), weight_init=str(cfg.network.MASK_INIT),
+                   rpn_on_conv4=bool(cfg.network.MASK_RPN_ON_CONV4))
