@@ -52,8 +52,10 @@ def test_focus_chips_and_masks_in_one_run(tmp_path):
     from lib.train.trainer import Session
     from train_helpers import ROOT, tiny_words
     data_dir = tiny_dataset(tmp_path / "data")
-    words = tiny_words(data_dir, tmp_path / "out") + ["TRAIN.AUTO_FOCUS", "True", "TEST.DO_PRUNING", "(True, False)",
-                                                      "TEST.CHIP_HYPERPARAMS", "((-1, -1, -1), (3, 0.2, 3))"]
+    words = tiny_words(data_dir, tmp_path / "out") + [
+        "TRAIN.AUTO_FOCUS", "True", "TRAIN.AUTO_FOCUS_SMALL_THRESH", "24", "TRAIN.AUTO_FOCUS_DC_LOW", "3",
+        "TRAIN.AUTO_FOCUS_DC_HIGH", "40", "TEST.DO_PRUNING", "(True, False)",
+        "TEST.CHIP_HYPERPARAMS", "((-1, -1, -1), (3, 0.2, 3))"]
     cfg_file = os.path.join(ROOT, "configs/quickstart/shapes_mask_cpu.yml")
     Session(load_config(cfg_file, words)).run()
     full = load_config(cfg_file, words)
