@@ -172,6 +172,18 @@ def test_autofocus_runs_the_fine_scale_on_focus_chips_only(contexts):
         np.testing.assert_allclose(found_boxes(image), boxes_of(squares, scale=2.0), atol=0.51)
 
 
+def test_fractional_focus_chips_place_detections_on_their_pixels():
+    # coarse x0.3 (long side 240 px of 800): a cell is 16 / 0.3 = 53.33 original px, so the chips' corners are
+    # fractional (square (600, 400) in cell (11, 7) -> cells 10-13 x 6-9 -> x from 533.33). The fine scale x1
+    # crops whole pixels from floor(533.33) = 533 on, so its boxes must come back at exactly the squares.
+    squares = [(600, 400, 14), (300, 330, 20)]
+    net = SquareNet(focus=True)
+    pipe = pipeline(net, scales=[1.0, 240.0], chips=autofocus_spec())
+    per_scale = pipe.detect_all_scales([LoadedImage(squares_image(800, 600, squares))], progress=False)
+    assert any(shape[3] % 16 for _, shape in net.calls[1:])  # the fine pieces are not whole cells wide
+    np.testing.assert_allclose(found_boxes(per_scale[0][0]), boxes_of(squares), atol=1e-4)
+
+
 def test_autofocus_finds_nothing_fine_without_focus():
     images = [LoadedImage(squares_image(800, 600, []))]
     pipe = pipeline(SquareNet(focus=True), scales=[(1200, 1600), (300, 400)], chips=autofocus_spec())

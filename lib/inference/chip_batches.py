@@ -50,6 +50,15 @@ class Piece:
         return int(x2 - x1), int(y2 - y1)
 
 
+def pixel_unit(unit, width, height):
+    """A unit (x1, y1, x2, y2) in original px -> the whole pixels it touches, (floor x1, floor y1, ceil x2,
+    ceil y2) inside the width x height image: the rows and columns a piece crops, so that its detections are
+    placed back by the same offset (focus chips have fractional corners)."""
+    x1, y1, x2, y2 = (float(v) for v in unit)
+    return (float(max(math.floor(x1), 0)), float(max(math.floor(y1), 0)), float(min(math.ceil(x2), width)),
+            float(min(math.ceil(y2), height)))
+
+
 def unit_pieces(item, unit, scale, *, tile_size, tile_overlap):
     """The pieces of one unit: itself, or one per tile of its resized extent when tile_size > 0."""
     piece = Piece(item, tuple(float(v) for v in unit), float(scale))

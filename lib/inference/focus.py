@@ -25,7 +25,8 @@ from lib.chips.focus_chips import focus_chips
 from lib.chips.scales import scale_factor
 from lib.chips.tiles import drop_near_inner_edges, keep_once
 from lib.config_error import ConfigError
-from lib.inference.chip_batches import PieceReader, focus_cells, plan_piece_batches, prepare_pieces, unit_pieces
+from lib.inference.chip_batches import (PieceReader, focus_cells, pixel_unit, plan_piece_batches, prepare_pieces,
+                                        unit_pieces)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class ChipRunner:
                 continue
             s = scale_factor(items[i].width, items[i].height, pyramid.scales[scale_index], pyramid.is_last(scale_index))
             for unit in item_units:
+                unit = pixel_unit(unit, items[i].width, items[i].height)
                 pieces += unit_pieces(i, unit, s, tile_size=spec.tile_size, tile_overlap=spec.tile_overlap)
         return pieces
 
