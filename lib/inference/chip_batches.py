@@ -2,9 +2,10 @@
 
 A piece is what one network input row holds: a `unit` of an image (the whole image [0, 0, W, H] or a focus
 chip, half-open in original pixels), resized by the image's factor s of the scale (from the whole image's size,
-as the original), and optionally one tile `window` of that resized unit. A unit's pixels are the original rows
-int(y1):int(y2) and columns int(x1):int(x2) resized by s (OpenCV INTER_LINEAR, as a whole test image); a tile is
-a window of that resized unit, so tiles of a whole image hold exactly the whole-image input's pixels.
+as the original), and optionally one tile `window` of that resized unit. A unit has whole-pixel corners
+(`pixel_unit`); its pixels are the original rows y1:y2 and columns x1:x2 resized by s (OpenCV INTER_LINEAR, as
+a whole test image); a tile is a window of that resized unit, so tiles of a whole image hold exactly the
+whole-image input's pixels.
 
 Batches: untiled pieces are sorted by area and split into landscape then portrait groups (as the original's
 iterator, lib/iterators/MNIteratorTestAutoFocus.py, `reset`); tiled pieces stay in unit order, so each unit is

@@ -65,8 +65,8 @@ class SNIPER(gluon.HybridBlock):
     Built from the config with `SNIPER.from_config(cfg, train=...)`; the constructor takes keyword arguments:
     backbone (a name of lib.model.backbones), bn_momentum, freeze_bn_stats; anchors (AnchorSpec);
     num_classes (with background); roi_pooling (network.ROI_POOLING) and roialign_samples (network.ROIALIGN_SAMPLES);
-    roi_targets (RoITargetSpec: the training
-    proposal targets, and the BBOX_STDS the test output is multiplied by); test_nms_thresh / test_post_nms_top_n
+    roi_targets (RoITargetSpec: the training proposal targets, and the BBOX_STDS the test output is multiplied by);
+    test_nms_thresh / test_post_nms_top_n
     (the test proposals); dtype of the backbone body; hidden_init (network.RCNN_HIDDEN_INIT).
     masks: a lib.specs.masks.MaskSpec (the mask branch) or None; batch_images: chips per device (the mask RoIs
     per batch are batch_images x masks.masks_per_chip).
