@@ -6,8 +6,8 @@
 
 Runs the tester's pipeline (main_test.py's, in this process, one network per variant) on the first `--images`
 images of the config's test set (0: all) for: the full pyramid (every scale on whole images); AutoFocus
-(TEST.AUTO_FOCUS with the config's DO_PRUNING and CHIP_HYPERPARAMS) with the coarsest scale's map threshold set
-to each of `--thresholds` (the finer maps keep the config's); the full pyramid in tiles (TEST.TILE_SIZE,
+(TEST.AUTO_FOCUS with the config's DO_PRUNING and CHIP_HYPERPARAMS) with the coarsest chip-making map's threshold
+set to each of `--thresholds` (the finer maps keep the config's); the full pyramid in tiles (TEST.TILE_SIZE,
 TEST.TILE_OVERLAP). COCOeval runs on the same images' gts. Prints a markdown table of AP, AP_S, network-input
 pixels per image (relative to the full pyramid) and images/s, and writes it with each variant's json to `--out`
 (a variant's json is reused unless --force).
@@ -32,7 +32,7 @@ def parse_args(argv=None):
     parser.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: TEST.TEST_EPOCH)")
     parser.add_argument("--images", type=int, default=0, help="first N test images (0: all)")
     parser.add_argument("--thresholds", default="0.02,0.1,0.3",
-                        help="focus map thresholds: 'c' sets the coarsest scale's, 'c/m' also the other scales' "
+                        help="focus map thresholds: 'c' sets the coarsest chip-making map's, 'c/m' also the finer maps' "
                              "that make chips (default: the config's)")
     parser.add_argument("--tile", type=int, default=1024, help="tile size of the tiled variant (0: none)")
     parser.add_argument("--overlap", type=int, default=192)
@@ -43,17 +43,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def coarsest_index(cfg):
-    """Index of the TEST.SCALES entry with the smallest factor on the median test image shape."""
+def coarsest_map_index(cfg):
+    """Index of the coarsest TEST.SCALES entry whose focus map makes chips (CHIP_HYPERPARAMS dilation >= 1; all
+    entries when none does), by its factor on the shapes val images' median shape (1116 x 1605)."""
     from lib.chips.scales import scale_factor_at
     scales = cfg.TEST.SCALES
-    return min(range(len(scales)), key=lambda k: scale_factor_at(1116, 1605, scales, k))
+    makers = [k for k, h in enumerate(cfg.TEST.CHIP_HYPERPARAMS) if h[0] >= 1] or list(range(len(scales)))
+    return min(makers, key=lambda k: scale_factor_at(1116, 1605, scales, k))
 
 
 def variants(cfg, args):
     """[(key, label, --set words)]."""
     out = [("full", "full pyramid", [])]
-    coarse = coarsest_index(cfg)
+    coarse = coarsest_map_index(cfg)
     for entry in [v for v in args.thresholds.split(",") if v]:
         hyper = [list(h) for h in cfg.TEST.CHIP_HYPERPARAMS]
         values = [float(v) for v in entry.split("/")]
@@ -61,9 +63,9 @@ def variants(cfg, args):
             if h[0] >= 1 and len(values) > 1:
                 h[1] = values[1]
         hyper[coarse][1] = values[0]
-        finer = "/".join("%g" % h[1] for k, h in enumerate(hyper) if h[0] >= 1 and k != coarse)
-        out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map thresholds %g (coarsest) / %s"
-                    % (values[0], finer),
+        finer = "".join(" / %g" % h[1] for k, h in enumerate(hyper) if h[0] >= 1 and k != coarse)
+        out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map threshold%s %g (coarsest)%s"
+                    % ("s" if finer else "", values[0], finer),
                     ["TEST.AUTO_FOCUS", "True", "TEST.CHIP_HYPERPARAMS", str(tuple(tuple(h) for h in hyper))]))
     if args.tile > 0:
         out.append(("tiled", "full pyramid in %d px tiles, overlap %d" % (args.tile, args.overlap),
