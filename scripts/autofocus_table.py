@@ -43,27 +43,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def coarsest_map_index(cfg):
-    """Index of the coarsest TEST.SCALES entry whose focus map makes chips (CHIP_HYPERPARAMS dilation >= 1; all
-    entries when none does), by its factor on the shapes val images' median shape (1116 x 1605)."""
+def chip_making_maps(cfg):
+    """Indices of the TEST.SCALES entries whose focus maps make the chips of a finer scale (the scale before each
+    DO_PRUNING one in the coarse-to-fine order), coarsest first; the order is by each entry's factor on the
+    shapes val images' median shape (1116 x 1605), as lib.inference.focus orders them per image."""
     from lib.chips.scales import scale_factor_at
     scales = cfg.TEST.SCALES
-    makers = [k for k, h in enumerate(cfg.TEST.CHIP_HYPERPARAMS) if h[0] >= 1] or list(range(len(scales)))
-    return min(makers, key=lambda k: scale_factor_at(1116, 1605, scales, k))
+    order = sorted(range(len(scales)), key=lambda k: scale_factor_at(1116, 1605, scales, k))
+    return [order[p - 1] for p, k in enumerate(order) if p > 0 and cfg.TEST.DO_PRUNING[k]]
 
 
 def variants(cfg, args):
-    """[(key, label, --set words)]."""
+    """[(key, label, --set words)]: a --thresholds entry 'c' sets the coarsest chip-making map's threshold,
+    'c/m' also every finer chip-making map's."""
     out = [("full", "full pyramid", [])]
-    coarse = coarsest_map_index(cfg)
-    for entry in [v for v in args.thresholds.split(",") if v]:
+    makers = chip_making_maps(cfg)
+    for entry in [v for v in args.thresholds.split(",") if v and makers]:
         hyper = [list(h) for h in cfg.TEST.CHIP_HYPERPARAMS]
         values = [float(v) for v in entry.split("/")]
-        for k, h in enumerate(hyper):
-            if h[0] >= 1 and len(values) > 1:
-                h[1] = values[1]
-        hyper[coarse][1] = values[0]
-        finer = "".join(" / %g" % h[1] for k, h in enumerate(hyper) if h[0] >= 1 and k != coarse)
+        for k in makers[1:] if len(values) > 1 else []:
+            hyper[k][1] = values[1]
+        hyper[makers[0]][1] = values[0]
+        finer = "".join(" / %g" % hyper[k][1] for k in makers[1:])
         out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map threshold%s %g (coarsest)%s"
                     % ("s" if finer else "", values[0], finer),
                     ["TEST.AUTO_FOCUS", "True", "TEST.CHIP_HYPERPARAMS", str(tuple(tuple(h) for h in hyper))]))

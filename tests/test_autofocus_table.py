@@ -38,3 +38,11 @@ def test_a_single_chip_making_map_that_is_not_the_coarsest_scale_gets_the_thresh
     rows = autofocus_table.variants(cfg, _args("0.3"))
     assert _hyper(rows[1][2]) == "((-1, -1, -1), (3, 0.3, 8), (-1, -1, -1))"
     assert rows[1][1] == "AutoFocus, map threshold 0.3 (coarsest)"
+
+
+def test_a_scale_run_whole_between_two_makes_the_finest_chips():
+    # shapes with the middle scale unpruned: its map (not the coarsest's) makes the x1.5 chips
+    cfg = load_config(QUICKSTART_CFG, ["TEST.DO_PRUNING", "(True, False, False)"])
+    assert autofocus_table.chip_making_maps(cfg) == [1]
+    rows = autofocus_table.variants(cfg, _args("0.05"))
+    assert _hyper(rows[1][2]) == "((-1, -1, -1), (3, 0.05, 10), (3, 0.02, 3))"
