@@ -53,6 +53,13 @@ def chip_making_maps(cfg):
     return [order[p - 1] for p, k in enumerate(order) if p > 0 and cfg.TEST.DO_PRUNING[k]]
 
 
+def scale_words(scale):
+    """A TEST.SCALES entry as the table names it: (930, 1340), x0.5 or 256 px."""
+    if isinstance(scale, (list, tuple)):
+        return "(%g, %g)" % tuple(scale)
+    return "x%g" % scale if scale < 10 else "%g px" % scale
+
+
 def variants(cfg, args):
     """[(key, label, --set words)]: a --thresholds entry 'c' sets the coarsest chip-making map's threshold,
     'c/m' also every finer chip-making map's."""
@@ -64,9 +71,8 @@ def variants(cfg, args):
         for k in makers[1:] if len(values) > 1 else []:
             hyper[k][1] = values[1]
         hyper[makers[0]][1] = values[0]
-        finer = "".join(" / %g" % hyper[k][1] for k in makers[1:])
-        out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map threshold%s %g (coarsest)%s"
-                    % ("s" if finer else "", values[0], finer),
+        maps = ", ".join("%s: %g" % (scale_words(cfg.TEST.SCALES[k]), hyper[k][1]) for k in makers)
+        out.append(("autofocus_%s" % entry.replace("/", "_"), "AutoFocus, map thresholds %s" % maps,
                     ["TEST.AUTO_FOCUS", "True", "TEST.CHIP_HYPERPARAMS", str(tuple(tuple(h) for h in hyper))]))
     if args.tile > 0:
         out.append(("tiled", "full pyramid in %d px tiles, overlap %d" % (args.tile, args.overlap),
