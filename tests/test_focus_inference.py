@@ -203,7 +203,7 @@ def test_chip_test_spec_from_config_and_its_errors():
     assert not ChipTestSpec.from_config(cfg).active
     cfg.TEST.AUTO_FOCUS = True
     spec = ChipTestSpec.from_config(cfg)
-    assert spec.active and spec.do_pruning == (True, True, False) and spec.hyperparams[2] == (3.0, 0.02, 3.0)
+    assert spec.active and spec.do_pruning == (True, False, False) and spec.hyperparams[1] == (3.0, 0.05, 10.0)
     cfg.TEST.TILE_SIZE, cfg.TEST.TILE_OVERLAP = 256, 256
     with pytest.raises(ValueError, match="TEST.TILE_OVERLAP"):
         ChipTestSpec.from_config(cfg)
