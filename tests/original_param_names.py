@@ -182,8 +182,7 @@ def imagenet_layout(backbone):
     return shapes
 
 
-# For later branches (not loaded by this network yet): the extra layers of the original's AutoFocus and mask
-# symbols, on top of the ResNet-101 detector layout.
+# The extra layers of the original's AutoFocus and mask symbols, on top of the ResNet-101 detector layout.
 def autofocus_layers():
     """FocusPixel branch on the 3072-channel concat, built when TRAIN/TEST.AUTO_FOCUS (R101:259-267):
     conv_new_2 3x3 256, conv_new_3 1x1 256, conv_new_out 1x1 2, all with bias."""

@@ -131,3 +131,23 @@ def test_focus_metrics_by_hand():
     assert values["FocusAcc"] == pytest.approx(1 / 2)
     assert values["FocusLogLoss"] == pytest.approx(-(np.log(0.8) + np.log(0.3)) / 2, rel=1e-5)
     assert terms["focus_cls_loss"] == pytest.approx(0.5)
+
+
+def test_original_autofocus_checkpoint_fills_the_focus_head(tmp_path):
+    """A released AutoFocus detector (the ResNet-101 layout plus conv_new_2 / conv_new_3 / conv_new_out) loads into
+    a ResNet-101 SNIPER tested with TEST.AUTO_FOCUS, each focus array into the focus head's layer of that name."""
+    from lib.model.checkpoint_names import load_original_params
+    from tests.original_param_names import checkpoint_key, detector_layout
+    net = build_sniper(model_config("resnet101", "TEST.AUTO_FOCUS", "True", "dataset.NUM_CLASSES", "81"),
+                       train=False)
+    initialize_sniper(net)
+    shapes = dict(detector_layout("resnet101"), **autofocus_layers())
+    values = {name: 1.0 + i for i, name in enumerate(sorted(shapes))}
+    mx.nd.save(str(tmp_path / "SNIPER-0007.params"),
+               {checkpoint_key(n): mx.nd.array(np.full(shapes[n], values[n], np.float32)) for n in shapes})
+    load_original_params(net, tmp_path / "SNIPER-0007.params")
+    for layer, block in (("conv_new_2", net.focus.conv2), ("conv_new_3", net.focus.conv3),
+                         ("conv_new_out", net.focus.out)):
+        for leaf in ("weight", "bias"):
+            data = getattr(block, leaf).data().asnumpy()
+            assert data.min() == data.max() == values["%s_%s" % (layer, leaf)], (layer, leaf)
