@@ -39,7 +39,9 @@ def test_effnet_shapes_row_uses_the_pretrained_backbone_with_room_for_its_gts():
 
 def test_deepforest_tests_at_its_training_factor_and_counts_every_tree():
     cfg = load_config(FOREST_CFG)
-    assert cfg.TEST.SCALES == cfg.TRAIN.SCALES and cfg.TEST.VALID_RANGES == cfg.TRAIN.VALID_RANGES
+    train = dict(zip(cfg.TRAIN.SCALES, cfg.TRAIN.VALID_RANGES))
+    test = dict(zip(cfg.TEST.SCALES, cfg.TEST.VALID_RANGES))
+    assert test[1.5] == train[1.5] == (-1, -1)  # the training factor, every tree valid, is one of the test scales
     assert cfg.dataset.MAX_GTS < RoITargetSpec.from_config(cfg).num_rois
     if not os.path.exists(FOREST_VAL):
         pytest.skip("deepforest data not converted (make setup)")
