@@ -1,7 +1,7 @@
 """AutoFocus and tiled inference against the full pyramid, one checkpoint (README "AutoFocus and tiled inference").
 
     python scripts/autofocus_table.py [--cfg configs/quickstart/shapes_cpu.yml] [--epoch N] [--images N]
-                                      [--thresholds 0.02,0.1,0.3] [--tile 1024] [--overlap 192] [--out DIR]
+                                      [--thresholds 0.05,0.1,0.2] [--tile 1024] [--overlap 192] [--out DIR]
                                       [--force] [--set KEY VALUE ...]
 
 Runs the tester's pipeline (main_test.py's, in this process, one network per variant) on the first `--images`
@@ -31,9 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--cfg", default="configs/quickstart/shapes_cpu.yml")
     parser.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: TEST.TEST_EPOCH)")
     parser.add_argument("--images", type=int, default=0, help="first N test images (0: all)")
-    parser.add_argument("--thresholds", default="0.02,0.1,0.3",
-                        help="focus map thresholds: 'c' sets the coarsest chip-making map's, 'c/m' also the finer maps' "
-                             "that make chips (default: the config's)")
+    parser.add_argument("--thresholds", default="0.05,0.1,0.2",
+                        help="focus map thresholds: 'c' sets the coarsest chip-making map's, 'c/m' also the "
+                             "finer chip-making maps' (the others keep the config's)")
     parser.add_argument("--tile", type=int, default=1024, help="tile size of the tiled variant (0: none)")
     parser.add_argument("--overlap", type=int, default=192)
     parser.add_argument("--out", default=None, help="default: <output dir>/autofocus")
